@@ -1,0 +1,40 @@
+"""tinygrad1d: an autograd mini-framework on numpy, built around conv1d as gather-plus-sum.
+
+    import tinygrad1d as tg
+    x = tg.Tensor([1, 2, 3, 4], requires_grad=True)
+    w = tg.Tensor([3, 5, 7], requires_grad=True)
+    a = x.conv1d(w, tg.Tensor([1]))      # [35, 50]
+    (a * tg.Tensor([10, 20])).sum().backward()
+    x.grad, w.grad                        # [30, 110, 170, 140], [50, 80, 110]
+"""
+from . import (
+                     functional,  # noqa: F401  (adds Tensor.conv1d)
+                     ops,  # noqa: F401  (registers the primitives as Tensor methods)
+)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .tensor import (
+                     OPS,
+                     BackwardError,
+                     Function,
+                     Tensor,
+                     default_rng,
+                     enable_grad,
+                     get_default_dtype,
+                     grad,
+                     is_grad_enabled,
+                     manual_seed,
+                     no_grad,
+                     ones,
+                     rand,
+                     randn,
+                     scope,
+                     set_default_dtype,
+                     tensor,
+                     zeros,
+)
+
+__version__ = "0.1.0"
+__all__ = ["OPS", "BackwardError", "Function", "GradcheckError", "Tensor", "default_rng",
+           "enable_grad", "get_default_dtype", "grad", "gradcheck", "gradgradcheck",
+           "is_grad_enabled", "manual_seed", "no_grad", "ones", "rand", "randn", "scope",
+           "set_default_dtype", "tensor", "zeros"]

@@ -1,0 +1,367 @@
+"""Composites: conv1d, pooling, activations, losses, linear, dropout, batch norm.
+
+Nothing here has a backward of its own: each function is a short expression over the
+primitives in ops.py, and the engine differentiates it (to any order). Each composite runs
+inside `scope(...)`, so a drawing of the graph can show it as one box (tg.draw(collapse=True)).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .tensor import Tensor, _lift, default_rng, scope
+
+__all__ = ["conv_output_size", "conv1d", "max_pool1d", "avg_pool1d", "global_avg_pool1d",
+           "linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
+           "nll_loss", "mse_loss", "dropout", "batch_norm", "window_index"]
+
+
+def _t(x, op: str, name: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return Tensor(x)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{op}: {name} must be a Tensor or array-like: {e}") from None
+
+
+def _int(v, op: str, name: str, lo: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{op}: {name} must be an int, got {v!r}")
+    if v < lo:
+        raise ValueError(f"{op}: {name} must be >= {lo}, got {v}")
+    return int(v)
+
+
+# ================================================================== convolution
+
+
+def conv_output_size(n_in: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                     dilation: int = 1) -> int:
+    """Output length of a convolution or pooling window:
+    (n_in + 2*padding - dilation*(kernel_size-1) - 1) // stride + 1."""
+    op = "conv_output_size"
+    n_in, kernel_size = _int(n_in, op, "n_in", 1), _int(kernel_size, op, "kernel_size", 1)
+    stride, dilation = _int(stride, op, "stride", 1), _int(dilation, op, "dilation", 1)
+    padding = _int(padding, op, "padding", 0)
+    return _out_len(n_in, 2 * padding, kernel_size, stride, dilation, op)
+
+
+def _out_len(n_in: int, total_pad: int, k: int, stride: int, dilation: int, op: str) -> int:
+    span = dilation * (k - 1) + 1
+    if n_in + total_pad < span:
+        raise ValueError(f"{op}: kernel_size={k} with dilation={dilation} spans {span} samples, "
+                         f"longer than the padded input ({n_in} + padding {total_pad} = "
+                         f"{n_in + total_pad})")
+    return (n_in + total_pad - span) // stride + 1
+
+
+@lru_cache(maxsize=256)
+def window_index(n_out: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> np.ndarray:
+    """The gather index of sliding windows: index[i, k] = i*stride + k*dilation, (n_out, K).
+
+    For the seed's x = [1, 2, 3, 4], K = 3: [[0, 1, 2], [1, 2, 3]], and x[index] holds the
+    two windows [1, 2, 3] and [2, 3, 4]."""
+    idx = stride * np.arange(n_out)[:, None] + dilation * np.arange(kernel_size)
+    idx.setflags(write=False)  # cached and shared between calls
+    return idx
+
+
+def _conv_padding(padding, k: int, stride: int, dilation: int, op: str) -> tuple[int, int]:
+    """(left, right) from an int, a (p,) or (left, right) tuple, "valid" or "same"."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0
+        if padding == "same":
+            if stride != 1:
+                raise ValueError(f"{op}: padding='same' needs stride=1, got stride={stride}")
+            total = dilation * (k - 1)
+            return total // 2, total - total // 2  # the odd sample goes right, as torch
+        raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', "
+                         f"got {padding!r}")
+    pads = tuple(padding) if isinstance(padding, (tuple, list)) else (padding,)
+    if len(pads) not in (1, 2):
+        raise ValueError(f"{op}: padding must be an int or a (left, right) pair, got {padding!r}")
+    pads = tuple(_int(p, op, "padding", 0) for p in pads)
+    return (pads[0], pads[-1])
+
+
+def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
+           groups: int = 1) -> Tensor:
+    """1-D convolution (cross-correlation, as PyTorch) built as pad -> gather -> matmul -> bias.
+
+    x (N, C_in, L), w (C_out, C_in // groups, K), b (C_out,) -> (N, C_out, L_out); also
+    unbatched x (C_in, L) -> (C_out, L_out), and the single-channel x (L,), w (K,), b (1,) or a
+    scalar -> (L_out,). out[n, o, i] = sum_{c, k} x[n, c, i*stride + k*dilation] w[o, c, k] + b[o].
+
+    The windows are gathered with one integer index array (window_index), so every x value is
+    read by up to K windows and every weight by every window; the gather's scatter-add gradient
+    and the matmul's sums are where those shared uses add up. No backward of its own."""
+    op = "conv1d"
+    x, w = _t(x, op, "x"), _t(w, op, "w")
+    stride, dilation = _int(stride, op, "stride", 1), _int(dilation, op, "dilation", 1)
+    groups = _int(groups, op, "groups", 1)
+    if x.ndim == 1:  # the seed's SimpleConv1d case: one channel, one sample
+        if w.ndim != 1:
+            raise ValueError(f"conv1d: a 1-D input (L,) needs a 1-D weight (K,), got w {w.shape}")
+        if b is not None:
+            b = _t(b, op, "b")
+            if b.size != 1:
+                raise ValueError(f"conv1d: with a 1-D input, b must be a scalar or shape (1,), "
+                                 f"got {b.shape}")
+            b = b.reshape(1)
+        out = conv1d(x.reshape(1, 1, -1), w.reshape(1, 1, -1), b, stride, padding, dilation)
+        return out.reshape(-1)  # (1, 1, L_out) -> (L_out,)
+    if x.ndim == 2:  # unbatched (C_in, L)
+        return conv1d(x.unsqueeze(0), w, b, stride, padding, dilation, groups)[0]
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError(f"conv1d: expected x (N, C_in, L) and w (C_out, C_in/groups, K), got "
+                         f"x {x.shape} and w {w.shape}")
+    (n, c_in, length), (c_out, c_g, k) = x.shape, w.shape
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"conv1d: groups={groups} must divide C_in={c_in} and C_out={c_out}")
+    if c_g * groups != c_in:
+        raise ValueError(f"conv1d: x has {c_in} channels but w {w.shape} expects "
+                         f"{c_g * groups} (w.shape[1] * groups={groups})")
+    if b is not None:
+        b = _t(b, op, "b")
+        if b.shape != (c_out,):
+            raise ValueError(f"conv1d: b must have shape ({c_out},) for w {w.shape}, got {b.shape}")
+    left, right = _conv_padding(padding, k, stride, dilation, op)
+    l_out = _out_len(length, left + right, k, stride, dilation, op)
+    with scope("conv1d", stride=stride, padding=padding, dilation=dilation, groups=groups):
+        # channels last, so each window row (K taps x C channels) is contiguous for the matmul
+        xt = x.transpose(0, 2, 1).pad(((0, 0), (left, right), (0, 0)))  # (N, C, L) -> (N, Lp, C)
+        cols = xt.gather(window_index(l_out, k, stride, dilation), axis=1)  # -> (N, L_out, K, C)
+        if groups == 1:
+            cols = cols.reshape(n * l_out, k * c_in)  # -> (N*L_out, K*C)
+            wm = w.transpose(2, 1, 0).reshape(k * c_in, c_out)  # (C_out, C, K) -> (K*C, C_out)
+            out = (cols @ wm).reshape(n, l_out, c_out)  # one BLAS call -> (N, L_out, C_out)
+        else:
+            g, o_g = groups, c_out // groups
+            cols = cols.reshape(n * l_out, k, g, c_g).transpose(2, 0, 1, 3) \
+                .reshape(g, n * l_out, k * c_g)  # -> (G, N*L_out, K*C_g)
+            wm = w.reshape(g, o_g, c_g, k).transpose(0, 3, 2, 1) \
+                .reshape(g, k * c_g, o_g)  # (C_out, C_g, K) -> (G, K*C_g, C_out/G)
+            out = (cols @ wm).transpose(1, 0, 2).reshape(n, l_out, c_out)  # -> (N, L_out, C_out)
+        if b is not None:
+            out = out + b  # broadcasts over (N, L_out)
+        return out.transpose(0, 2, 1)  # (N, L_out, C_out) -> (N, C_out, L_out)
+
+
+# ================================================================== pooling
+
+
+def _pool_args(x, kernel_size, stride, padding, dilation, op: str):
+    x = _t(x, op, "x")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected x (N, C, L) or (C, L), got shape {x.shape}")
+    k = _int(kernel_size, op, "kernel_size", 1)
+    s = k if stride is None else _int(stride, op, "stride", 1)
+    d = _int(dilation, op, "dilation", 1)
+    p = _int(padding, op, "padding", 0)
+    if 2 * p > d * (k - 1) + 1:  # torch's rule: a window must never be all padding
+        raise ValueError(f"{op}: padding={p} must be at most half the kernel span "
+                         f"({d * (k - 1) + 1})")
+    l_out = _out_len(x.shape[-1], 2 * p, k, s, d, op)
+    return x, k, s, p, d, l_out
+
+
+def max_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
+               dilation: int = 1) -> Tensor:
+    """Max over sliding windows: (N, C, L) -> (N, C, L_out); stride defaults to kernel_size.
+
+    Padding is -inf. The winner of each window is found on the data, then gathered: the
+    gradient goes to that one element (the first of equal maxima, as torch), and an element
+    that wins several overlapping windows receives the sum."""
+    x, k, s, p, d, l_out = _pool_args(x, kernel_size, stride, padding, dilation, "max_pool1d")
+    with scope("max_pool1d", kernel_size=k, stride=s, padding=p):
+        xp = x.pad(((0, 0),) * (x.ndim - 1) + ((p, p),), value=-np.inf)  # (..., L) -> (..., Lp)
+        idx = window_index(l_out, k, s, d)  # (L_out, K)
+        lp = xp.shape[-1]
+        best = np.take(xp.data, idx, axis=-1).argmax(axis=-1)  # (..., L_out, K) -> (..., L_out)
+        rows = np.arange(x.size // x.shape[-1]).reshape(x.shape[:-1] + (1,))
+        flat = rows * lp + idx[np.arange(l_out), best]  # position of each winner in xp.flatten()
+        return xp.reshape(-1).gather(flat, axis=0)  # (N*C*Lp,) -> (N, C, L_out)
+
+
+def avg_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over sliding windows: (N, C, L) -> (N, C, L_out); stride defaults to kernel_size.
+
+    Padding is zeros, counted in the mean unless count_include_pad=False (torch's default)."""
+    x, k, s, p, d, l_out = _pool_args(x, kernel_size, stride, padding, 1, "avg_pool1d")
+    with scope("avg_pool1d", kernel_size=k, stride=s, padding=p):
+        xp = x.pad(((0, 0),) * (x.ndim - 1) + ((p, p),))
+        idx = window_index(l_out, k, s, 1)
+        total = xp.gather(idx, axis=-1).sum(axis=-1)  # (..., Lp) -> (..., L_out, K) -> (..., L_out)
+        if count_include_pad or p == 0:
+            return total / k
+        inside = ((idx >= p) & (idx < x.shape[-1] + p)).sum(axis=-1)  # real samples per window
+        return total / inside.astype(x.dtype)
+
+
+def global_avg_pool1d(x) -> Tensor:
+    """Mean over the length axis: (N, C, L) -> (N, C)."""
+    x = _t(x, "global_avg_pool1d", "x")
+    with scope("global_avg_pool1d"):
+        return x.mean(axis=-1)
+
+
+# ================================================================== layers and activations
+
+
+def linear(x, w, b=None) -> Tensor:
+    """x @ w.T + b: x (..., in), w (out, in), b (out,) -> (..., out)."""
+    x, w = _t(x, "linear", "x"), _t(w, "linear", "w")
+    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: x {x.shape} does not fit w {w.shape} (out, in): "
+                         f"x.shape[-1] must equal w.shape[1]")
+    if b is not None and (_t(b, "linear", "b").shape != (w.shape[0],)):
+        raise ValueError(f"linear: b must have shape ({w.shape[0]},), got {np.shape(b)}")
+    with scope("linear"):
+        out = x @ w.transpose()
+        return out if b is None else out + b
+
+
+def relu(x) -> Tensor:
+    return _t(x, "relu", "x").relu()
+
+
+def sigmoid(x) -> Tensor:
+    return _t(x, "sigmoid", "x").sigmoid()
+
+
+def tanh(x) -> Tensor:
+    return _t(x, "tanh", "x").tanh()
+
+
+def softmax(x, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along axis, stable for large inputs."""
+    return _t(x, "softmax", "x").softmax(axis=axis)
+
+
+def log_softmax(x, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along axis, stable for large inputs."""
+    return _t(x, "log_softmax", "x").log_softmax(axis=axis)
+
+
+def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (identity if not
+    training). Draws from the package generator (tg.manual_seed)."""
+    x = _t(x, "dropout", "x")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    keep = default_rng().random(x.shape) >= p
+    return x * Tensor._make((keep / (1.0 - p)).astype(x.dtype), False, None)
+
+
+def batch_norm(x, running_mean: np.ndarray | None, running_var: np.ndarray | None,
+               weight=None, bias=None, training: bool = True, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of x (N, C) or (N, C, L) over the batch (and length) axes.
+
+    Training uses the batch statistics (biased variance) and updates the running arrays in
+    place (unbiased variance, as torch); evaluation uses the running statistics."""
+    x = _t(x, "batch_norm", "x")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch_norm: expected x (N, C) or (N, C, L), got {x.shape}")
+    axes = (0,) if x.ndim == 2 else (0, 2)
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    with scope("batch_norm", training=training):
+        if training:
+            n = x.size // x.shape[1]
+            if n < 2:
+                raise ValueError(f"batch_norm: training needs more than one value per channel, "
+                                 f"got input shape {x.shape}")
+            mean = x.mean(axis=axes, keepdims=True)
+            var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.data.reshape(-1)
+                running_var *= 1 - momentum
+                running_var += momentum * var.data.reshape(-1) * n / (n - 1)
+        else:
+            mean = Tensor._make(running_mean.reshape(shape).astype(x.dtype), False, None)
+            var = Tensor._make(running_var.reshape(shape).astype(x.dtype), False, None)
+        out = (x - mean) / (var + eps).sqrt()
+        if weight is not None:
+            out = out * weight.reshape(shape)
+        if bias is not None:
+            out = out + bias.reshape(shape)
+        return out
+
+
+# ================================================================== losses
+
+
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _class_index(target, n: int, c: int, op: str) -> np.ndarray:
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.dtype.kind == "f" and not (t == np.round(t)).all():
+        raise TypeError(f"{op}: class targets of shape {t.shape} must be integers")
+    t = t.astype(np.intp)
+    if t.shape != (n,):
+        raise ValueError(f"{op}: class target must have shape ({n},), got {t.shape}")
+    if t.size and (t.min() < 0 or t.max() >= c):
+        raise IndexError(f"{op}: target class {t.min() if t.min() < 0 else t.max()} is out of "
+                         f"range for {c} classes")
+    return t
+
+
+def nll_loss(logp, target, reduction: str = "mean") -> Tensor:
+    """-logp[i, target[i]] for log-probabilities (N, C) and class indices (N,)."""
+    logp = _t(logp, "nll_loss", "logp")
+    if logp.ndim != 2:
+        raise ValueError(f"nll_loss: expected log-probabilities (N, C), got {logp.shape}")
+    t = _class_index(target, logp.shape[0], logp.shape[1], "nll_loss")
+    return _reduce(-logp[np.arange(len(t)), t], reduction, "nll_loss")
+
+
+def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of logits (N, C) (or (C,)) against class indices (N,) or class
+    probabilities / one-hot rows (N, C); computed via log_softmax, so stable for large logits."""
+    op = "cross_entropy"
+    logits = _t(logits, op, "logits")
+    if logits.ndim == 1:  # one unbatched sample
+        t = target.data if isinstance(target, Tensor) else np.asarray(target)
+        out = cross_entropy(logits.reshape(1, -1), t.reshape((1,) + t.shape), reduction)
+        return out[0] if reduction == "none" else out
+    if logits.ndim != 2:
+        raise ValueError(f"{op}: expected logits (N, C), got {logits.shape}")
+    with scope(op, reduction=reduction):
+        logp = logits.log_softmax(axis=1)
+        tshape = np.shape(target.data if isinstance(target, Tensor) else target)
+        if tshape == logits.shape and len(tshape) == 2:  # probabilities or one-hot rows
+            p = _lift((logits, target), op)[1]
+            return _reduce(-(p * logp).sum(axis=1), reduction, op)
+        return nll_loss(logp, target, reduction)
+
+
+def mse_loss(pred, target, reduction: str = "mean") -> Tensor:
+    """Mean squared error between tensors of the same shape."""
+    pred = _t(pred, "mse_loss", "pred")
+    target = _lift((pred, target), "mse_loss")[1]
+    if pred.shape != target.shape:
+        raise ValueError(f"mse_loss: pred {pred.shape} and target {target.shape} differ in shape")
+    with scope("mse_loss", reduction=reduction):
+        d = pred - target
+        return _reduce(d * d, reduction, "mse_loss")
+
+
+# conv1d is also a Tensor method (API.md): x.conv1d(w, b, stride=...)
+Tensor.conv1d = conv1d
