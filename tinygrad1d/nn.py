@@ -1,0 +1,350 @@
+"""Modules: Parameter, Module, and the layers built on tinygrad1d.functional.
+
+A Module finds its parameters and submodules by walking its attributes (and lists, tuples and
+dicts of them), so a model is plain Python: assign layers and Parameters, write `forward`.
+Names are PyTorch's dotted paths ("0.weight", "fc.bias").
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from collections.abc import Iterator
+
+import numpy as np
+
+from . import functional as F
+from . import init
+from .tensor import Tensor, get_default_dtype
+
+__all__ = ["Parameter", "Module", "Linear", "Conv1d", "SimpleConv1d", "ReLU", "Sigmoid", "Tanh",
+           "Flatten", "Dropout", "MaxPool1d", "AvgPool1d", "GlobalAvgPool1d", "BatchNorm1d",
+           "Sequential", "init"]
+
+
+class Parameter(Tensor):
+    """A Tensor that requires grad and that Modules collect as a learnable weight."""
+
+    __slots__ = ()
+
+    def __init__(self, data, dtype=None):
+        super().__init__(data, requires_grad=True, dtype=dtype)
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of layers and models.
+
+    Subclasses set attributes (Parameters, Modules, lists/dicts of them, and numpy arrays named
+    in `_buffers` for non-learned state such as running means) and define `forward`. Calling a
+    module runs forward; the first call also gives each parameter its dotted name, which graph
+    drawings show (tg.draw(model(x)))."""
+
+    training = True
+    _buffers: tuple[str, ...] = ()
+    _named = False
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+
+    def __call__(self, *args, **kwargs):
+        if not self._named:
+            for name, p in self.named_parameters():
+                if p.name is None:  # the outermost module runs first and names everything
+                    p.name = name
+            self._named = True
+        return self.forward(*args, **kwargs)
+
+    # -- walking the tree
+    def _children(self) -> Iterator[tuple[str, object]]:
+        """(name, value) of attributes that may hold parameters, buffers or modules."""
+        for name, v in vars(self).items():
+            if name.startswith("_"):
+                continue
+            if isinstance(v, (list, tuple)):
+                yield from ((f"{name}.{i}", x) for i, x in enumerate(v))
+            elif isinstance(v, dict):
+                yield from ((f"{name}.{k}", x) for k, x in v.items())
+            else:
+                yield name, v
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        yield prefix, self
+        for name, v in self._children():
+            if isinstance(v, Module):
+                yield from v.named_modules(f"{prefix}{name}.")
+
+    def modules(self) -> list[Module]:
+        return [m for _, m in self.named_modules()]
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, Parameter), each shared parameter once, under its first name."""
+        seen = set()
+        for prefix, m in self.named_modules():
+            for name, v in m._children():
+                if isinstance(v, Parameter) and id(v) not in seen:
+                    seen.add(id(v))
+                    yield prefix + name, v
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        for prefix, m in self.named_modules():
+            for name in m._buffers:
+                yield prefix + name, getattr(m, name)
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    # -- modes and gradients
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    # -- state
+    def state_dict(self) -> OrderedDict:
+        """name -> a copy of every parameter and buffer."""
+        out = OrderedDict((n, p.data.copy()) for n, p in self.named_parameters())
+        out.update((n, np.array(b, copy=True)) for n, b in self.named_buffers())
+        return out
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays into the parameters and buffers in place (optimizers keep working).
+
+        strict=True raises ValueError listing missing and unexpected keys; a shape mismatch
+        always raises."""
+        own = dict(self.named_parameters())
+        own.update(self.named_buffers())
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if strict and (missing or unexpected):
+            raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys "
+                             f"{unexpected}")
+        bad = [f"{k}: checkpoint {np.shape(state[k])} vs model {np.shape(_array(own[k]))}"
+               for k in own if k in state and np.shape(state[k]) != np.shape(_array(own[k]))]
+        if bad:
+            raise ValueError("load_state_dict: shape mismatch for " + "; ".join(bad))
+        for k, v in own.items():
+            if k in state:
+                _array(v)[...] = state[k]
+        return IncompatibleKeys(missing, unexpected)
+
+    def __repr__(self) -> str:
+        kids = [(n, v) for n, v in self._children() if isinstance(v, Module)]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not kids:
+            return head + ")"
+        body = "".join(f"\n  ({n}): " + repr(m).replace("\n", "\n  ") for n, m in kids)
+        return head + body + "\n)"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+def _array(v) -> np.ndarray:
+    return v.data if isinstance(v, Tensor) else v
+
+
+def _params(init_name, w_shape, b_shape):
+    """(weight, bias or None) Parameters drawn by an initializer."""
+    ini = init.get(init_name)
+    w = Parameter(ini.W(w_shape))
+    return w, (Parameter(ini.B(b_shape)) if b_shape else None)
+
+
+# ================================================================== layers with weights
+
+
+class Linear(Module):
+    """y = x @ weight.T + bias; weight (out_features, in_features), bias (out_features,)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, init="xavier"):
+        self.in_features, self.out_features = in_features, out_features
+        self.weight, self.bias = _params(init, (out_features, in_features),
+                                         (out_features,) if bias else None)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
+
+
+class Conv1d(Module):
+    """1-D convolution layer: weight (C_out, C_in // groups, K), bias (C_out,)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding=0, dilation: int = 1, groups: int = 1, bias: bool = True,
+                 init="xavier"):
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv1d: groups={groups} must divide in_channels={in_channels} "
+                             f"and out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, \
+            kernel_size
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.weight, self.bias = _params(init, (out_channels, in_channels // groups, kernel_size),
+                                         (out_channels,) if bias else None)
+
+    def forward(self, x):
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+                f"groups={self.groups}")
+
+
+class SimpleConv1d(Module):
+    """The course's first layer: one channel, batch 1, stride 1, no padding.
+    weight (K,), bias (1,); input (L,) -> (L - K + 1,)."""
+
+    def __init__(self, kernel_size: int, init="xavier"):
+        self.kernel_size = kernel_size
+        self.weight, self.bias = _params(init, (kernel_size,), (1,))
+
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim != 1:
+            raise ValueError(f"SimpleConv1d: expected one signal of shape (L,), got {x.shape}")
+        return F.conv1d(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}"
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation over (N, C) or (N, C, L) with learned weight/bias and running
+    statistics (buffers running_mean, running_var) used in eval mode, as torch."""
+
+    _buffers = ("running_mean", "running_var")
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True):
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(np.ones(num_features, get_default_dtype())) if affine else None
+        self.bias = Parameter(np.zeros(num_features, get_default_dtype())) if affine else None
+        self.running_mean = np.zeros(num_features, np.float64)
+        self.running_var = np.ones(num_features, np.float64)
+
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d: expected (N, {self.num_features}) or "
+                             f"(N, {self.num_features}, L), got {x.shape}")
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training, self.momentum, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+# ================================================================== layers without weights
+
+
+class _Fn(Module):
+    """A parameter-free layer around one functional call."""
+
+    fn = staticmethod(lambda x: x)
+
+    def forward(self, x):
+        return type(self).fn(x)
+
+
+class ReLU(_Fn):
+    fn = staticmethod(F.relu)
+
+
+class Sigmoid(_Fn):
+    fn = staticmethod(F.sigmoid)
+
+
+class Tanh(_Fn):
+    fn = staticmethod(F.tanh)
+
+
+class GlobalAvgPool1d(_Fn):
+    """(N, C, L) -> (N, C): the mean over the length axis."""
+
+    fn = staticmethod(F.global_avg_pool1d)
+
+
+class Flatten(Module):
+    """Merge the axes from start_axis on: (N, C, L) -> (N, C*L)."""
+
+    def __init__(self, start_axis: int = 1):
+        self.start_axis = start_axis
+
+    def forward(self, x):
+        return x.flatten(self.start_axis)
+
+
+class Dropout(Module):
+    def __init__(self, p: float = 0.5):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class _Pool(Module):
+    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0):
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool1d(_Pool):
+    def forward(self, x):
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AvgPool1d(_Pool):
+    def forward(self, x):
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding)
+
+
+class Sequential(Module):
+    """Layers applied in order; indexable (model[0], model[1:]) and named "0", "1", ..."""
+
+    def __init__(self, *layers: Module):
+        for i, m in enumerate(layers):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: layer {i} is a {type(m).__name__}, not a Module")
+        self._layers = list(layers)
+
+    def _children(self):
+        return ((str(i), m) for i, m in enumerate(self._layers))
+
+    def forward(self, x):
+        for m in self._layers:
+            x = m(x)
+        return x
+
+    def __getitem__(self, i):
+        return Sequential(*self._layers[i]) if isinstance(i, slice) else self._layers[i]
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __iter__(self):
+        return iter(self._layers)
+
+    def append(self, layer: Module) -> Sequential:
+        self._layers.append(layer)
+        return self
