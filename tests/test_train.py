@@ -1,0 +1,132 @@
+"""Training for real: the loop, metrics, checkpoints, and the command line, on MNIST-1D."""
+import json
+
+import numpy as np
+import pytest
+
+import tinygrad1d as tg
+from tinygrad1d import cli, data, models, nn, optim
+from tinygrad1d.train import (
+    Trainer,
+    TrainingDiverged,
+    accuracy,
+    confusion_matrix,
+    epoch_order,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+
+
+@pytest.fixture(scope="module")
+def mnist1d():
+    ds = data.load_mnist1d()
+    prep = models.PRESETS["paper_cnn"].prepare
+    return prep(ds.x_train), ds.y_train, prep(ds.x_test), ds.y_test
+
+
+def small_trainer(mnist1d, seed=0, lr=1e-2):
+    tg.manual_seed(seed)
+    model = models.paper_cnn()
+    return Trainer(model, optim.Adam(model.parameters(), lr=lr), *mnist1d, batch_size=100,
+                   seed=seed)
+
+
+def test_paper_cnn_learns_mnist1d(mnist1d):
+    """End to end on real data: 400 steps take the paper CNN far above chance (10%)."""
+    trainer = small_trainer(mnist1d)
+    history = trainer.fit(400, eval_every=200, progress=False)
+    final = trainer.evaluate(mnist1d[2], mnist1d[3])
+    assert final["accuracy"] > 0.75, final["accuracy"]
+    assert history[-1]["test_accuracy"] == final["accuracy"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert final["confusion"].sum() == len(mnist1d[3])
+    assert np.trace(final["confusion"]) == round(final["accuracy"] * len(mnist1d[3]))
+
+
+def test_metrics():
+    assert accuracy(np.array([1, 2, 3]), np.array([1, 0, 3])) == pytest.approx(2 / 3)
+    cm = confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3)
+    np.testing.assert_array_equal(cm, [[1, 0, 0], [0, 1, 0], [0, 1, 1]])
+
+
+def test_epoch_order_is_a_reproducible_permutation():
+    a, b, c = epoch_order(10, 3, 0), epoch_order(10, 3, 0), epoch_order(10, 3, 1)
+    np.testing.assert_array_equal(a, b)
+    assert sorted(a) == list(range(10)) and not np.array_equal(a, c)
+
+
+def test_checkpoint_resume_continues_exactly(mnist1d, tmp_path):
+    """Train 60 steps straight, or 30 + save + load into a fresh trainer + 30: same weights."""
+    straight = small_trainer(mnist1d)
+    straight.fit(60, eval_every=1000, progress=False)
+
+    first = small_trainer(mnist1d)
+    first.fit(30, eval_every=1000, progress=False)
+    path = save_checkpoint(tmp_path / "ck.npz", first, {"preset": "paper_cnn"})
+    resumed = small_trainer(mnist1d, seed=0)
+    resumed.model.load_state_dict({k: v * 0 for k, v in resumed.model.state_dict().items()})
+    info = load_checkpoint(path, resumed)
+    assert info["step"] == 30 and info["meta"]["preset"] == "paper_cnn"
+    resumed.fit(60, eval_every=1000, progress=False)
+    for (name, a), b in zip(straight.model.state_dict().items(),
+                            resumed.model.state_dict().values()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    with np.load(path, allow_pickle=False) as z:  # no pickled objects inside
+        assert "info" in z.files and any(k.startswith("optim/") for k in z.files)
+
+
+def test_a_corrupt_checkpoint_is_reported(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="not a tinygrad1d checkpoint"):
+        read_checkpoint(bad)
+
+
+def test_nan_loss_stops_training(mnist1d):
+    trainer = small_trainer(mnist1d, lr=1e30)
+    with pytest.raises(TrainingDiverged, match=r"(nan|inf) at step \d+"):
+        trainer.fit(50, progress=False)
+    assert trainer.step < 50
+
+
+def test_trainer_rejects_bad_arguments(mnist1d):
+    model = nn.Linear(40, 10)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="batch_size"):
+        Trainer(model, opt, mnist1d[0], mnist1d[1], batch_size=0)
+    with pytest.raises(ValueError, match="samples"):
+        Trainer(model, opt, mnist1d[0], mnist1d[1][:5])
+
+
+def test_cli_train_then_evaluate(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = cli.main(["train", "--steps", "80", "--eval-every", "40", "--out", str(out),
+                     "--no-progress", "--seed", "1"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 80 and metrics["preset"] == "paper_cnn"
+    assert 0.3 < metrics["test_accuracy"] <= 1.0
+    for f in ("history.csv", "curves.png", "confusion.png", "checkpoint.npz"):
+        assert (out / f).stat().st_size > 0, f
+    assert (out / "history.csv").read_text().count("\n") == 3  # header + 2 evaluations
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out / "checkpoint.npz"), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scored["accuracy"] == pytest.approx(metrics["test_accuracy"])
+
+
+def test_cli_rejects_a_preset_for_the_wrong_data(capsys):
+    assert cli.main(["train", "--data", "mnist1d", "--model", "mnist_rows"]) == 2
+    assert "reads mnist" in capsys.readouterr().err
+
+
+def test_presets_build_and_run_on_their_input_shapes():
+    for name, preset in models.PRESETS.items():
+        tg.manual_seed(0)
+        model = preset.build()
+        raw = np.zeros((2, 40), np.float32) if preset.data == "mnist1d" else \
+            np.zeros((2, 28, 28), np.uint8)
+        with tg.no_grad():
+            out = model.eval()(tg.Tensor(preset.prepare(raw)))
+        assert out.shape == (2, 10), name

@@ -1,0 +1,203 @@
+"""The command line: `tinygrad1d train | evaluate | graph` (also `python -m tinygrad1d`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data, optim
+from .models import DEFAULT_PRESET, PRESETS, get_preset
+from .tensor import get_default_dtype, manual_seed, set_default_dtype
+from .train import (
+    Trainer,
+    TrainingDiverged,
+    evaluate,
+    load_checkpoint,
+    read_checkpoint,
+    write_report,
+)
+
+OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD,
+              "rmsprop": optim.RMSProp, "adagrad": optim.AdaGrad}
+
+
+def _load(name: str, mnist_path: str | None):
+    return data.load_mnist1d() if name == "mnist1d" else data.load_mnist(mnist_path)
+
+
+def _dataset(preset, args):
+    """(x_train, y_train, x_test, y_test) in the preset's input layout and dtype."""
+    ds = _load(preset.data, getattr(args, "mnist_path", None))
+    dtype = get_default_dtype()
+    return (preset.prepare(ds.x_train).astype(dtype), ds.y_train,
+            preset.prepare(ds.x_test).astype(dtype), ds.y_test)
+
+
+def _optimizer(name: str, params, lr: float, weight_decay: float):
+    kw = {"weight_decay": weight_decay} if weight_decay else {}
+    if name == "sgd":
+        kw["momentum"] = 0.9
+    return OPTIMIZERS[name](params, lr=lr, **kw)
+
+
+def _schedule(name: str | None, opt, steps: int):
+    if name in (None, "none"):
+        return None
+    if name == "cosine":
+        return optim.CosineAnnealingLR(opt, T_max=steps)
+    return optim.StepLR(opt, step_size=max(steps // 3, 1), gamma=0.1)
+
+
+def cmd_train(args) -> int:
+    preset_name = args.model or DEFAULT_PRESET[args.data]
+    preset = get_preset(preset_name)
+    if preset.data != args.data:
+        print(f"error: preset {preset_name!r} reads {preset.data}, not {args.data}",
+              file=sys.stderr)
+        return 2
+    recipe = dict(preset.recipe)
+    for key in ("optimizer", "lr", "batch_size", "schedule", "weight_decay"):
+        if getattr(args, key) is not None:
+            recipe[key] = getattr(args, key)
+    if args.dtype == "float64":
+        set_default_dtype(np.float64)
+    manual_seed(args.seed)
+    x_train, y_train, x_test, y_test = _dataset(preset, args)
+    batch = recipe["batch_size"]
+    per_epoch = -(-len(x_train) // batch)
+    if args.steps is not None or args.epochs is not None:
+        recipe.pop("steps", None)
+        recipe.pop("epochs", None)
+    steps = args.steps or recipe.get("steps") or per_epoch * (args.epochs or recipe["epochs"])
+    model = preset.build()
+    opt = _optimizer(recipe["optimizer"], model.parameters(), recipe["lr"],
+                     recipe.get("weight_decay", 0.0))
+    trainer = Trainer(model, opt, x_train, y_train, x_test, y_test, batch_size=batch,
+                      seed=args.seed, schedule=_schedule(recipe.get("schedule"), opt, steps))
+    out = Path(args.out or f"runs/{args.data}-{preset_name}-seed{args.seed}")
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"preset": preset_name, "data": args.data, "recipe": recipe, "steps": steps,
+            "dtype": args.dtype}
+    if args.resume:
+        info = load_checkpoint(args.resume, trainer)
+        print(f"resumed from {args.resume} at step {info['step']}")
+    print(f"training {preset_name} ({model.num_parameters():,} parameters) on {args.data}: "
+          f"{len(x_train)} train / {len(x_test)} test, {steps} steps of batch {batch}, "
+          f"{recipe['optimizer']} lr {recipe['lr']:g}, seed {args.seed}")
+    try:
+        trainer.fit(steps, eval_every=args.eval_every, progress=not args.no_progress,
+                    checkpoint=out / "checkpoint.npz", meta=meta)
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    final = trainer.evaluate(x_test, y_test)
+    metrics = {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
+               "train_seconds": round(trainer.seconds, 2), "steps": trainer.step,
+               "parameters": model.num_parameters(), **meta, "seed": args.seed}
+    written = write_report(out, trainer.history, final, metrics)
+    written += _graph_for_run(preset, model, x_train[:2], out)
+    print(f"test accuracy {final['accuracy']:.4f}  (loss {final['loss']:.4f}, "
+          f"{trainer.seconds:.1f} s of training)")
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _graph_for_run(preset, model, x, out: Path) -> list[Path]:
+    """graph.svg of one forward pass (graph.dot alone when Graphviz's dot is missing)."""
+    try:
+        from . import viz
+    except ImportError:
+        return []
+    from .tensor import Tensor
+    root = model(Tensor(x))
+    return [viz.save(root, out / "graph.svg", collapse=True, required=False)]
+
+
+def cmd_evaluate(args) -> int:
+    state, _, info = read_checkpoint(args.checkpoint)
+    meta = info.get("meta", {})
+    preset = get_preset(meta.get("preset", "paper_cnn"))
+    if meta.get("dtype") == "float64":
+        set_default_dtype(np.float64)
+    model = preset.build()
+    model.load_state_dict(state)
+    _, _, x_test, y_test = _dataset(preset, args)
+    t = time.perf_counter()
+    m = evaluate(model, x_test, y_test)
+    print(f"{args.checkpoint}: {meta.get('preset')} on {preset.data} test set "
+          f"({len(y_test)} samples): accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f} "
+          f"({time.perf_counter() - t:.1f} s)")
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print(m["confusion"])
+    if args.json:
+        print(json.dumps({"accuracy": m["accuracy"], "loss": m["loss"]}))
+    return 0
+
+
+def cmd_graph(args) -> int:
+    from . import viz
+    from .tensor import Tensor
+    preset = get_preset(args.model)
+    manual_seed(0)
+    model = preset.build()
+    sample = {"mnist1d": np.zeros((2, 40), np.float32), "mnist": np.zeros((2, 28, 28), np.uint8)}
+    x = Tensor(preset.prepare(sample[preset.data]))
+    root = model(x)
+    wanted = Path(args.output)
+    path = viz.save(root, wanted, collapse=not args.expand, required=True)
+    print(f"wrote {path}")
+    return 0 if path.suffix == wanted.suffix else 4  # an image was asked for and not made
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tinygrad1d", description=__doc__)
+    sub = p.add_subparsers(dest="command")
+    t = sub.add_parser("train", help="train a model preset (default: the MNIST-1D paper CNN)")
+    t.add_argument("--data", choices=["mnist1d", "mnist"], default="mnist1d")
+    t.add_argument("--model", choices=sorted(PRESETS), help="model preset (default: per data)")
+    g = t.add_mutually_exclusive_group()
+    g.add_argument("--steps", type=int, help="optimizer steps (default: the preset's recipe)")
+    g.add_argument("--epochs", type=int, help="passes over the training set")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS))
+    t.add_argument("--lr", type=float)
+    t.add_argument("--weight-decay", type=float)
+    t.add_argument("--schedule", choices=["none", "cosine", "step"])
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    t.add_argument("--eval-every", type=int, help="steps between test evaluations")
+    t.add_argument("--out", help="output folder (default: runs/DATA-MODEL-seedSEED)")
+    t.add_argument("--resume", help="continue from a checkpoint.npz")
+    t.add_argument("--mnist-path", help="a keras-format mnist.npz (else see docs/data.md)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(fn=cmd_train)
+    e = sub.add_parser("evaluate", help="re-score a saved checkpoint on its test set")
+    e.add_argument("checkpoint")
+    e.add_argument("--mnist-path")
+    e.add_argument("--json", action="store_true", help="also print the scores as JSON")
+    e.set_defaults(fn=cmd_evaluate)
+    gr = sub.add_parser("graph", help="draw a preset's computational graph")
+    gr.add_argument("--model", choices=sorted(PRESETS), default="paper_cnn")
+    gr.add_argument("-o", "--output", default="graph.svg", help=".svg, .png, .pdf or .dot")
+    gr.add_argument("--expand", action="store_true", help="draw composites as primitives")
+    gr.set_defaults(fn=cmd_graph)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:  # `tinygrad1d` alone trains with the defaults
+        args = build_parser().parse_args(["train", *(argv or [])])
+    try:
+        return args.fn(args)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

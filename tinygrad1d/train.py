@@ -1,0 +1,279 @@
+"""The training loop, metrics, checkpoints and run reports.
+
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-2), x_train, y_train,
+                      x_test, y_test, batch_size=100, seed=0)
+    history = trainer.fit(steps=6000)
+    trainer.evaluate(x_test, y_test)["accuracy"]
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import functional as F
+from . import nn, optim
+from .tensor import Tensor, no_grad
+
+__all__ = ["Trainer", "evaluate", "accuracy", "confusion_matrix", "epoch_order", "save_checkpoint",
+           "load_checkpoint", "write_report", "TrainingDiverged"]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; training stopped at that step."""
+
+
+def accuracy(pred: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of predicted class indices equal to the labels."""
+    return float(np.mean(np.asarray(pred) == np.asarray(y))) if len(y) else float("nan")
+
+
+def confusion_matrix(pred: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """counts[true, predicted], (n_classes, n_classes)."""
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(y), np.asarray(pred)), 1)
+    return counts
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The shuffled sample order of one epoch: a function of (seed, epoch) only, so a run
+    resumed from a checkpoint sees exactly the batches it would have seen."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def evaluate(model: nn.Module, x, y, batch_size: int = 1000, n_classes: int = 10) -> dict:
+    """loss, accuracy, predictions and confusion matrix of a classifier on (x, y), in eval
+    mode and without recording a graph."""
+    was_training = model.training
+    model.eval()
+    losses, preds = [], []
+    with no_grad():
+        for i in range(0, len(x), batch_size):
+            logits = model(Tensor(x[i:i + batch_size]))
+            losses.append(F.cross_entropy(logits, y[i:i + batch_size], reduction="sum").item())
+            preds.append(logits.data.argmax(axis=1))
+    model.train(was_training)
+    pred = np.concatenate(preds)
+    return {"loss": sum(losses) / len(x), "accuracy": accuracy(pred, y), "predictions": pred,
+            "confusion": confusion_matrix(pred, y, n_classes)}
+
+
+class Trainer:
+    """Mini-batch training of a classifier with cross-entropy, with evaluation, history,
+    NaN/inf detection and resumable checkpoints."""
+
+    def __init__(self, model: nn.Module, optimizer: optim.Optimizer, x_train, y_train,
+                 x_test=None, y_test=None, batch_size: int = 100, seed: int = 0,
+                 schedule=None, n_classes: int = 10):
+        if len(x_train) != len(y_train):
+            raise ValueError(f"Trainer: x_train has {len(x_train)} samples, y_train "
+                             f"{len(y_train)}")
+        if not 1 <= batch_size <= len(x_train):
+            raise ValueError(f"Trainer: batch_size must be in [1, {len(x_train)}], got "
+                             f"{batch_size}")
+        self.model, self.optimizer, self.schedule = model, optimizer, schedule
+        self.x_train, self.y_train = np.asarray(x_train), np.asarray(y_train)
+        self.x_test, self.y_test = x_test, y_test
+        self.batch_size, self.seed, self.n_classes = batch_size, seed, n_classes
+        self.step = 0
+        self._order_epoch = None  # which epoch's shuffled order self._order holds
+        self.history: list[dict] = []
+        self.seconds = 0.0
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.x_train) / self.batch_size)
+
+    def _batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if self._order_epoch != epoch:
+            self._order, self._order_epoch = epoch_order(len(self.x_train), self.seed, epoch), \
+                epoch
+        rows = self._order[i * self.batch_size:(i + 1) * self.batch_size]
+        return self.x_train[rows], self.y_train[rows]
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """One optimizer step on a batch; returns (loss, accuracy) on that batch."""
+        logits = self.model(Tensor(x))
+        loss = F.cross_entropy(logits, y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        if self.schedule is not None:
+            self.schedule.step()
+        return loss.item(), accuracy(logits.data.argmax(axis=1), y)
+
+    def evaluate(self, x, y, batch_size: int = 1000) -> dict:
+        return evaluate(self.model, x, y, batch_size, self.n_classes)
+
+    def fit(self, steps: int, eval_every: int | None = None, progress: bool = True,
+            checkpoint: str | Path | None = None, meta: dict | None = None) -> list[dict]:
+        """Train until `self.step == steps` (so a resumed trainer continues), evaluating every
+        `eval_every` steps and at the end. Raises TrainingDiverged on a NaN/inf loss."""
+        eval_every = eval_every or self.steps_per_epoch
+        bar = _progress(total=steps, initial=self.step, enabled=progress)
+        run_loss = run_acc = 0.0
+        run_n = 0
+        start = time.perf_counter() - self.seconds
+        self.model.train()
+        try:
+            while self.step < steps:
+                loss, acc = self.train_step(*self._batch(self.step))
+                self.step += 1
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"the loss became {loss} at step {self.step}; training stopped. Try a "
+                        f"lower learning rate (now {self.optimizer.lr:g}) or float64.")
+                run_loss, run_acc, run_n = run_loss + loss, run_acc + acc, run_n + 1
+                if self.step % 10 == 0 or self.step == steps:
+                    bar.update(self.step - bar.n)
+                    bar.set_postfix(loss=f"{run_loss / run_n:.4f}", acc=f"{run_acc / run_n:.3f}")
+                if self.step % eval_every == 0 or self.step == steps:
+                    self.seconds = time.perf_counter() - start
+                    row = {"step": self.step, "epoch": self.step / self.steps_per_epoch,
+                           "lr": float(self.optimizer.lr), "train_loss": run_loss / run_n,
+                           "train_accuracy": run_acc / run_n, "seconds": self.seconds}
+                    if self.x_test is not None:
+                        m = self.evaluate(self.x_test, self.y_test)
+                        row.update(test_loss=m["loss"], test_accuracy=m["accuracy"])
+                    self.history.append(row)
+                    bar.write(_format_row(row))
+                    run_loss = run_acc = 0.0
+                    run_n = 0
+                    if checkpoint is not None:
+                        save_checkpoint(checkpoint, self, meta)
+        finally:
+            bar.close()
+        self.seconds = time.perf_counter() - start
+        return self.history
+
+
+def _format_row(row: dict) -> str:
+    test = (f"  test loss {row['test_loss']:.4f}  test acc {row['test_accuracy']:.4f}"
+            if "test_loss" in row else "")
+    return (f"step {row['step']:6d}  train loss {row['train_loss']:.4f}  train acc "
+            f"{row['train_accuracy']:.4f}{test}  ({row['seconds']:.1f} s)")
+
+
+class _Quiet:
+    """Stands in for a tqdm bar when progress is off or tqdm is missing: prints only the
+    evaluation lines."""
+
+    def __init__(self, initial=0):
+        self.n = initial
+
+    def update(self, k): self.n += k
+    def set_postfix(self, **kw): pass
+    def write(self, s): print(s, flush=True)
+    def close(self): pass
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    if enabled:
+        try:
+            from tqdm import tqdm
+            return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+        except ImportError:
+            pass
+    return _Quiet(initial)
+
+
+# ------------------------------------------------------------------ checkpoints (.npz, no pickle)
+
+
+def save_checkpoint(path: str | Path, trainer: Trainer, meta: dict | None = None) -> Path:
+    """Model and optimizer state, step, schedule and history in one .npz (no pickle)."""
+    path = Path(path)
+    arrays = {f"model/{k}": v for k, v in trainer.model.state_dict().items()}
+    arrays.update({f"optim/{k}": v for k, v in trainer.optimizer.state_dict().items()})
+    info = {"step": trainer.step, "seed": trainer.seed, "batch_size": trainer.batch_size,
+            "seconds": trainer.seconds, "history": trainer.history,
+            "schedule_count": getattr(trainer.schedule, "count", None), "meta": meta or {}}
+    arrays["info"] = np.array(json.dumps(info))
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)  # atomic: an interrupted save never leaves half a checkpoint
+    return path
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict, dict, dict]:
+    """(model state, optimizer state, info) from a checkpoint written by save_checkpoint."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise ValueError(f"read_checkpoint: {path} is not a tinygrad1d checkpoint: {e}") from None
+    if "info" not in files:
+        raise ValueError(f"read_checkpoint: {path} has no 'info' entry; not a tinygrad1d "
+                         "checkpoint")
+    model = {k[6:]: v for k, v in files.items() if k.startswith("model/")}
+    opt = {k[6:]: v for k, v in files.items() if k.startswith("optim/")}
+    return model, opt, json.loads(str(files["info"]))
+
+
+def load_checkpoint(path: str | Path, trainer: Trainer) -> dict:
+    """Restore a trainer (model, optimizer, step, schedule, history); returns the info."""
+    model, opt, info = read_checkpoint(path)
+    trainer.model.load_state_dict(model)
+    trainer.optimizer.load_state_dict(opt)
+    trainer.step, trainer.history = info["step"], info["history"]
+    trainer.seconds = info.get("seconds", 0.0)
+    if trainer.schedule is not None and info.get("schedule_count") is not None:
+        trainer.schedule.count = info["schedule_count"]
+        trainer.optimizer.lr = trainer.schedule.lr_at(trainer.schedule.count)
+    return info
+
+
+# ------------------------------------------------------------------ run reports
+
+
+def write_report(out: Path, history: list[dict], final: dict, metrics: dict) -> list[Path]:
+    """metrics.json, history.csv, curves.png and confusion.png (the PNGs need matplotlib)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "metrics.json", out / "history.csv"]
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "step", k))
+    with open(out / "history.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(history)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")  # files only: no display needed
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: skipping curves.png and confusion.png "
+              "(pip install matplotlib)")
+        return written
+    steps = [r["step"] for r in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, ax in (("loss", a), ("accuracy", b)):
+        ax.plot(steps, [r[f"train_{key}"] for r in history], label="train")
+        if history and f"test_{key}" in history[0]:
+            ax.plot(steps, [r[f"test_{key}"] for r in history], label="test")
+        ax.set_xlabel("step")
+        ax.set_ylabel(key)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=100)
+    plt.close(fig)
+    cm = final["confusion"]
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.imshow(cm, cmap="Blues")
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                color="white" if v > cm.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"test accuracy {final['accuracy']:.4f}")
+    ax.set_xticks(range(len(cm)))
+    ax.set_yticks(range(len(cm)))
+    fig.tight_layout()
+    fig.savefig(out / "confusion.png", dpi=100)
+    plt.close(fig)
+    return written + [out / "curves.png", out / "confusion.png"]
