@@ -346,5 +346,7 @@ class Sequential(Module):
         return iter(self._layers)
 
     def append(self, layer: Module) -> Sequential:
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential.append: {type(layer).__name__} is not a Module")
         self._layers.append(layer)
         return self

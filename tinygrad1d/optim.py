@@ -28,13 +28,19 @@ class Optimizer:
     slots: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Tensor], **hyper):
+        name = type(self).__name__
+        if isinstance(params, Tensor):  # list(t) would silently split it into rows
+            raise TypeError(f"{name}: params must be an iterable of Tensors, got one Tensor; "
+                            "use [t] or model.parameters()")
         self.params = list(params)
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise ValueError(f"{name}: got an empty parameter list")
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad:
-                raise TypeError(f"{type(self).__name__}: parameter {i} is not a Tensor that "
-                                "requires grad")
+                raise TypeError(f"{name}: parameter {i} is not a Tensor that requires grad")
+            if not p.is_leaf:
+                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) is not a leaf; "
+                                 "an optimizer can only update leaves")
         for k, v in hyper.items():
             if isinstance(v, (int, float)) and v < 0:
                 raise ValueError(f"{type(self).__name__}: {k} must be >= 0, got {v}")
@@ -96,7 +102,7 @@ class SGD(Optimizer):
     """SGD with optional momentum (PyTorch's form: buf = mu*buf + g), Nesterov momentum and
     L2 weight decay."""
 
-    hyper = ("lr", "momentum", "weight_decay", "dampening")
+    hyper = ("lr", "momentum", "weight_decay", "dampening", "nesterov")
     slots = ("buf",)
 
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
@@ -104,8 +110,7 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                         dampening=dampening)
-        self.nesterov = nesterov
+                         dampening=dampening, nesterov=nesterov)
 
     def update(self, p, g, state):
         if self.weight_decay:
@@ -141,14 +146,13 @@ class RMSProp(Optimizer):
     """v = alpha*v + (1-alpha)*g^2; p -= lr * g / (sqrt(v) + eps), with torch's optional
     momentum and centered variants."""
 
-    hyper = ("lr", "alpha", "eps", "weight_decay", "momentum")
+    hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
     slots = ("square_avg", "grad_avg", "buf")
 
     def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                         momentum=momentum)
-        self.centered = centered
+                         momentum=momentum, centered=centered)
 
     def update(self, p, g, state):
         if self.weight_decay:
@@ -240,13 +244,13 @@ class StepLR(_Schedule):
 
 
 class CosineAnnealingLR(_Schedule):
-    """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * n / T_max)) / 2."""
+    """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * n / T_max)) / 2; past T_max it
+    keeps following the cosine (back up to base_lr at 2 T_max), as torch's formula does."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803
         super().__init__(optimizer)
         self.T_max, self.eta_min = T_max, eta_min
 
     def lr_at(self, n):
-        n = min(n, self.T_max)
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * n
                                                                           / self.T_max)) / 2
