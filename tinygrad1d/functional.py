@@ -161,9 +161,8 @@ def _pool_args(x, kernel_size, stride, padding, dilation, op: str):
     s = k if stride is None else _int(stride, op, "stride", 1)
     d = _int(dilation, op, "dilation", 1)
     p = _int(padding, op, "padding", 0)
-    if 2 * p > d * (k - 1) + 1:  # torch's rule: a window must never be all padding
-        raise ValueError(f"{op}: padding={p} must be at most half the kernel span "
-                         f"({d * (k - 1) + 1})")
+    if p > k // 2:  # torch's rule, whatever the dilation
+        raise ValueError(f"{op}: padding={p} must be at most half of kernel_size={k}")
     l_out = _out_len(x.shape[-1], 2 * p, k, s, d, op)
     return x, k, s, p, d, l_out
 

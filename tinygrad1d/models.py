@@ -14,14 +14,14 @@ import numpy as np
 from . import nn
 
 
-def paper_cnn() -> nn.Sequential:
+def paper_cnn(init: str = "torch") -> nn.Sequential:
     """The MNIST-1D paper's CNN (Greydanus 2020): 3 strided convolutions and one linear layer,
-    5,210 parameters. Input (N, 1, 40)."""
+    5,210 parameters, initialised as PyTorch does by default (as in the paper). Input (N, 1, 40)."""
     return nn.Sequential(
-        nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),    # (N, 1, 40) -> (N, 25, 19)
-        nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),   # -> (N, 25, 10)
-        nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),   # -> (N, 25, 5)
-        nn.Flatten(), nn.Linear(125, 10),                       # -> (N, 125) -> (N, 10)
+        nn.Conv1d(1, 25, 5, stride=2, padding=1, init=init), nn.ReLU(),   # (N,1,40) -> (N,25,19)
+        nn.Conv1d(25, 25, 3, stride=2, padding=1, init=init), nn.ReLU(),  # -> (N, 25, 10)
+        nn.Conv1d(25, 25, 3, stride=2, padding=1, init=init), nn.ReLU(),  # -> (N, 25, 5)
+        nn.Flatten(), nn.Linear(125, 10, init=init),                      # -> (N, 125) -> (N, 10)
     )
 
 

@@ -66,8 +66,9 @@ class Tanh(Function):
 @register("sigmoid")
 class Sigmoid(Function):
     saves_output = True
-    # via tanh: no overflow for large |x|, unlike 1 / (1 + exp(-x))
-    def forward(ctx, x): return 0.5 * np.tanh(0.5 * x) + 0.5
+    def forward(ctx, x):  # e^-|x| never overflows, and neither tail loses relative precision
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1, e) / (1 + e)
 
     def backward(ctx, g):  # d s(x) = s(x) (1 - s(x))
         y = ctx.out()
