@@ -145,10 +145,11 @@ def cmd_graph(args) -> int:
     manual_seed(0)
     model = preset.build()
     sample = {"mnist1d": np.zeros((2, 40), np.float32), "mnist": np.zeros((2, 28, 28), np.uint8)}
-    x = Tensor(preset.prepare(sample[preset.data]))
+    x = Tensor(preset.prepare(sample[preset.data]), requires_grad=True)  # drawn as the input
     root = model(x)
     wanted = Path(args.output)
-    path = viz.save(root, wanted, collapse=not args.expand, required=True)
+    path = viz.save(root, wanted, collapse=not args.expand, required=True,
+                    max_nodes=None if args.expand else viz.MAX_NODES)
     print(f"wrote {path}")
     return 0 if path.suffix == wanted.suffix else 4  # an image was asked for and not made
 

@@ -6,6 +6,7 @@ inside `scope(...)`, so a drawing of the graph can show it as one box (tg.draw(c
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -68,6 +69,14 @@ def window_index(n_out: int, kernel_size: int, stride: int = 1, dilation: int = 
     return idx
 
 
+@lru_cache(maxsize=256)
+def _taps(n_out: int, kernel_size: int, stride: int, dilation: int) -> np.ndarray:
+    """window_index transposed to (K, n_out): the layout conv1d and the pools gather with."""
+    idx = np.ascontiguousarray(window_index(n_out, kernel_size, stride, dilation).T)
+    idx.setflags(write=False)
+    return idx
+
+
 def _conv_padding(padding, k: int, stride: int, dilation: int, op: str) -> tuple[int, int]:
     """(left, right) from an int, a (p,) or (left, right) tuple, "valid" or "same"."""
     if isinstance(padding, str):
@@ -102,23 +111,14 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
     x, w = _t(x, op, "x"), _t(w, op, "w")
     stride, dilation = _int(stride, op, "stride", 1), _int(dilation, op, "dilation", 1)
     groups = _int(groups, op, "groups", 1)
-    if x.ndim == 1:  # the seed's SimpleConv1d case: one channel, one sample
-        if w.ndim != 1:
-            raise ValueError(f"conv1d: a 1-D input (L,) needs a 1-D weight (K,), got w {w.shape}")
-        if b is not None:
-            b = _t(b, op, "b")
-            if b.size != 1:
-                raise ValueError(f"conv1d: with a 1-D input, b must be a scalar or shape (1,), "
-                                 f"got {b.shape}")
-            b = b.reshape(1)
-        out = conv1d(x.reshape(1, 1, -1), w.reshape(1, 1, -1), b, stride, padding, dilation)
-        return out.reshape(-1)  # (1, 1, L_out) -> (L_out,)
-    if x.ndim == 2:  # unbatched (C_in, L)
-        return conv1d(x.unsqueeze(0), w, b, stride, padding, dilation, groups)[0]
-    if x.ndim != 3 or w.ndim != 3:
-        raise ValueError(f"conv1d: expected x (N, C_in, L) and w (C_out, C_in/groups, K), got "
-                         f"x {x.shape} and w {w.shape}")
-    (n, c_in, length), (c_out, c_g, k) = x.shape, w.shape
+    single = x.ndim == 1  # the seed's SimpleConv1d case: one channel, one signal
+    if single and w.ndim != 1:
+        raise ValueError(f"conv1d: a 1-D input (L,) needs a 1-D weight (K,), got w {w.shape}")
+    if not single and (x.ndim not in (2, 3) or w.ndim != 3):
+        raise ValueError(f"conv1d: expected x (N, C_in, L) or (C_in, L) and w (C_out, "
+                         f"C_in/groups, K), got x {x.shape} and w {w.shape}")
+    (c_in, length), (c_out, c_g, k) = (1, x.shape[0]) if single else x.shape[-2:], \
+        (1, 1, w.shape[0]) if single else w.shape
     if c_in % groups or c_out % groups:
         raise ValueError(f"conv1d: groups={groups} must divide C_in={c_in} and C_out={c_out}")
     if c_g * groups != c_in:
@@ -126,28 +126,27 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
                          f"{c_g * groups} (w.shape[1] * groups={groups})")
     if b is not None:
         b = _t(b, op, "b")
-        if b.shape != (c_out,):
+        if b.shape != (c_out,) and not (single and b.size == 1):
             raise ValueError(f"conv1d: b must have shape ({c_out},) for w {w.shape}, got {b.shape}")
     left, right = _conv_padding(padding, k, stride, dilation, op)
     l_out = _out_len(length, left + right, k, stride, dilation, op)
     with scope("conv1d", stride=stride, padding=padding, dilation=dilation, groups=groups):
-        # channels last, so each window row (K taps x C channels) is contiguous for the matmul
-        xt = x.transpose(0, 2, 1).pad(((0, 0), (left, right), (0, 0)))  # (N, C, L) -> (N, Lp, C)
-        cols = xt.gather(window_index(l_out, k, stride, dilation), axis=1)  # -> (N, L_out, K, C)
-        if groups == 1:
-            cols = cols.reshape(n * l_out, k * c_in)  # -> (N*L_out, K*C)
-            wm = w.transpose(2, 1, 0).reshape(k * c_in, c_out)  # (C_out, C, K) -> (K*C, C_out)
-            out = (cols @ wm).reshape(n, l_out, c_out)  # one BLAS call -> (N, L_out, C_out)
-        else:
-            g, o_g = groups, c_out // groups
-            cols = cols.reshape(n * l_out, k, g, c_g).transpose(2, 0, 1, 3) \
-                .reshape(g, n * l_out, k * c_g)  # -> (G, N*L_out, K*C_g)
-            wm = w.reshape(g, o_g, c_g, k).transpose(0, 3, 2, 1) \
-                .reshape(g, k * c_g, o_g)  # (C_out, C_g, K) -> (G, K*C_g, C_out/G)
-            out = (cols @ wm).transpose(1, 0, 2).reshape(n, l_out, c_out)  # -> (N, L_out, C_out)
+        if single:
+            x, w = x.reshape(1, length), w.reshape(1, 1, k)  # (L,) -> (1, L); (K,) -> (1, 1, K)
+        batch = x.shape[:-2]  # (N,) or () for an unbatched (C, L)
+        # Batch last: each gathered sample is a contiguous run of N values, the weight is used
+        # as stored, and the contraction is one (C_out, C*K) @ (C*K, L_out*N) BLAS call.
+        pads = ((0, 0), (left, right)) + ((0, 0),) * len(batch)
+        xt = _batch_last(x).pad(pads)  # (N, C, L) -> (C, Lp, N)
+        taps = _taps(l_out, k, stride, dilation)  # (K, L_out): [k, i] = i*stride + k*dil
+        cols = xt.gather(taps, axis=1)  # -> (C, K, L_out, N)
+        cols = cols.reshape(groups, c_g * k, l_out * math.prod(batch))  # -> (G, C_g*K, L_out*N)
+        wm = w.reshape(groups, c_out // groups, c_g * k)  # (C_out, C_g, K) -> (G, C_out/G, C_g*K)
+        out = (wm @ cols).reshape((c_out, l_out) + batch)  # -> (C_out, L_out, N)
         if b is not None:
-            out = out + b  # broadcasts over (N, L_out)
-        return out.transpose(0, 2, 1)  # (N, L_out, C_out) -> (N, C_out, L_out)
+            out = out + b.reshape((c_out, 1) + (1,) * len(batch))
+        out = _batch_first(out)  # (C_out, L_out, N) -> (N, C_out, L_out), a view
+        return out.reshape(l_out) if single else out
 
 
 # ================================================================== pooling
@@ -176,13 +175,24 @@ def max_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
     that wins several overlapping windows receives the sum."""
     x, k, s, p, d, l_out = _pool_args(x, kernel_size, stride, padding, dilation, "max_pool1d")
     with scope("max_pool1d", kernel_size=k, stride=s, padding=p):
-        xp = x.pad(((0, 0),) * (x.ndim - 1) + ((p, p),), value=-np.inf)  # (..., L) -> (..., Lp)
-        idx = window_index(l_out, k, s, d)  # (L_out, K)
-        lp = xp.shape[-1]
-        best = np.take(xp.data, idx, axis=-1).argmax(axis=-1)  # (..., L_out, K) -> (..., L_out)
-        rows = np.arange(x.size // x.shape[-1]).reshape(x.shape[:-1] + (1,))
-        flat = rows * lp + idx[np.arange(l_out), best]  # position of each winner in xp.flatten()
-        return xp.reshape(-1).gather(flat, axis=0)  # (N*C*Lp,) -> (N, C, L_out)
+        xp = _batch_last(x).pad(((0, 0), (p, p)) + ((0, 0),) * (x.ndim - 2), value=-np.inf)
+        taps = _taps(l_out, k, s, d)  # (K, L_out)
+        best = np.take(xp.data, taps, axis=1).argmax(axis=1)  # (C, K, L_out, N) -> (C, L_out, N)
+        c, lp, rest = xp.shape[0], xp.shape[1], xp.size // (xp.shape[0] * xp.shape[1])
+        ci, li, ni = np.ix_(np.arange(c), np.arange(l_out), np.arange(rest))
+        flat = (ci * lp + taps[best.reshape(c, l_out, rest), li]) * rest + ni  # in xp.reshape(-1)
+        out = xp.reshape(-1).gather(flat.reshape(best.shape), axis=0)  # (C, L_out, N)
+        return _batch_first(out)  # -> (N, C, L_out)
+
+
+def _batch_last(x: Tensor) -> Tensor:
+    """(N, C, L) -> (C, L, N), conv1d's working layout ((C, L) stays)."""
+    return x.transpose(1, 2, 0) if x.ndim == 3 else x
+
+
+def _batch_first(x: Tensor) -> Tensor:
+    """(C, L, N) -> (N, C, L): the inverse of _batch_last, a view."""
+    return x.transpose(2, 0, 1) if x.ndim == 3 else x
 
 
 def avg_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
@@ -192,12 +202,13 @@ def avg_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
     Padding is zeros, counted in the mean unless count_include_pad=False (torch's default)."""
     x, k, s, p, d, l_out = _pool_args(x, kernel_size, stride, padding, 1, "avg_pool1d")
     with scope("avg_pool1d", kernel_size=k, stride=s, padding=p):
-        xp = x.pad(((0, 0),) * (x.ndim - 1) + ((p, p),))
-        idx = window_index(l_out, k, s, 1)
-        total = xp.gather(idx, axis=-1).sum(axis=-1)  # (..., Lp) -> (..., L_out, K) -> (..., L_out)
+        xp = _batch_last(x).pad(((0, 0), (p, p)) + ((0, 0),) * (x.ndim - 2))  # -> (C, Lp, N)
+        taps = _taps(l_out, k, s, 1)  # (K, L_out)
+        total = xp.gather(taps, axis=1).sum(axis=1)  # (C, K, L_out, N) -> (C, L_out, N)
+        total = _batch_first(total)  # -> (N, C, L_out)
         if count_include_pad or p == 0:
             return total / k
-        inside = ((idx >= p) & (idx < x.shape[-1] + p)).sum(axis=-1)  # real samples per window
+        inside = ((taps >= p) & (taps < x.shape[-1] + p)).sum(axis=0)  # real samples per window
         return total / inside.astype(x.dtype)
 
 

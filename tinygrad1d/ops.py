@@ -173,14 +173,17 @@ class Where(Function):
 
 def _keep(x: np.ndarray, axis) -> tuple:
     """The shape of a reduction over `axis` with keepdims=True."""
-    axes = range(x.ndim) if axis is None else np.atleast_1d(axis) % max(x.ndim, 1)
+    if axis is None:
+        return (1,) * x.ndim
+    axes = {a % x.ndim for a in ((axis,) if isinstance(axis, (int, np.integer)) else axis)}
     return tuple(1 if i in axes else n for i, n in enumerate(x.shape))
 
 
 def _spread(g: Tensor, kshape: tuple, shape: tuple) -> Tensor:
     """Undo a reduction's shape: reinsert the reduced axes and broadcast over them."""
-    g = g.reshape(kshape)
-    return g if kshape == shape else g.expand(shape)
+    if g.shape != kshape:
+        g = Reshape.apply(g, shape=kshape)
+    return g if kshape == shape else Expand.apply(g, shape=shape)
 
 
 @register("sum")
@@ -216,14 +219,16 @@ class Max(Function):
 @register("reshape")
 class Reshape(Function):
     def forward(ctx, x, shape): return x.reshape(shape)
-    def backward(ctx, g): return g.reshape(ctx.inputs[0].shape)  # same numbers, old shape
+    def backward(ctx, g): return Reshape.apply(g, shape=ctx.inputs[0].shape)  # the old shape
     hints = hint(np.reshape, "real", shapes="unary", shape="reshape")
 
 
 @register("transpose")
 class Transpose(Function):
     def forward(ctx, x, axes): return np.transpose(x, axes)
-    def backward(ctx, g): return g.transpose(tuple(np.argsort(ctx.params["axes"])))  # inverse perm
+    def backward(ctx, g):  # the inverse permutation puts every axis back
+        axes = ctx.params["axes"]
+        return Transpose.apply(g, axes=tuple(sorted(range(len(axes)), key=axes.__getitem__)))
     hints = hint(np.transpose, "real", shapes="unary", axes="perm")
 
 
@@ -241,7 +246,8 @@ class Pad(Function):
         out = np.full(tuple(n + a + b for n, (a, b) in zip(x.shape, pad_width)), value, x.dtype)
         out[ctx.inner] = x  # faster than np.pad, which goes through a Python-level loop
         return out
-    def backward(ctx, g): return g[ctx.inner]  # the padding is constant: only the inner part
+    # the padding is constant: only the inner part has a gradient
+    def backward(ctx, g): return GetItem.apply(g, index=ctx.inner)
     hints = hint(lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value),
                   "real", shapes="unary", pad_width="pad_width", value="float")
 
@@ -302,21 +308,36 @@ def _check_index(index, size: int, op: str, shape) -> np.ndarray:
     return index
 
 
-def _window(index: np.ndarray):
-    """(start, stride, dilation) if index[i, k] == start + i*stride + k*dilation, else None.
+_GRIDS: dict[int, tuple] = {}  # id(index) -> (index, grid): conv1d passes the same arrays
 
-    Such an index reads sliding windows (conv1d, pooling); scattering it back is then K
-    strided slice-adds, several times faster than np.add.at."""
+
+def _grid(index: np.ndarray):
+    """(start, row_step, col_step) if index[r, c] == start + r*row_step + c*col_step, else None.
+
+    Sliding windows (conv1d, pooling) are such grids; scattering into one is a few strided
+    slice-adds (one per row or per column, whichever is fewer), several times faster than
+    np.add.at."""
+    hit = _GRIDS.get(id(index))
+    if hit is not None and hit[0] is index:  # the entry holds the array, so its id is unique
+        return hit[1]
     if index.ndim != 2 or index.size == 0:
         return None
-    n, k = index.shape
-    start = int(index[0, 0])
-    stride = int(index[1, 0]) - start if n > 1 else 1
-    dilation = int(index[0, 1]) - start if k > 1 else 1
-    if stride < 1 or dilation < 1:
+    grid = _find_grid(index)
+    if not index.flags.writeable and index.flags.owndata:  # frozen (cached) arrays: remember
+        if len(_GRIDS) > 256:
+            _GRIDS.clear()
+        _GRIDS[id(index)] = (index, grid)
+    return grid
+
+
+def _find_grid(index: np.ndarray):
+    (n, m), start = index.shape, int(index[0, 0])
+    rs = int(index[1, 0]) - start if n > 1 else 1
+    cs = int(index[0, 1]) - start if m > 1 else 1
+    if rs < 1 or cs < 1:  # a zero step repeats positions inside one slice
         return None
-    expect = start + stride * np.arange(n)[:, None] + dilation * np.arange(k)
-    return (start, stride, dilation) if np.array_equal(index, expect) else None
+    expect = start + rs * np.arange(n)[:, None] + cs * np.arange(m)
+    return (start, rs, cs) if np.array_equal(index, expect) else None
 
 
 @register("gather")
@@ -352,14 +373,15 @@ class ScatterAdd(Function):
                              f"{idx.shape} at axis {axis}")
         pre = (slice(None),) * axis
         out = np.zeros(x.shape[:axis] + (size,) + x.shape[axis + idx.ndim:], dtype=x.dtype)
-        win = _window(idx)
-        if win is not None:  # sliding windows: one strided slice-add per filter tap
-            start, stride, dilation = win
-            n = idx.shape[0]
-            for k in range(idx.shape[1]):
-                a = start + k * dilation
-                tap = slice(a, a + stride * (n - 1) + 1, stride)
-                out[pre + (tap,)] += x[pre + (slice(None), k)]
+        grid = _grid(idx)
+        if grid is not None:  # sliding windows: one strided slice-add per row (or column)
+            start, rs, cs = grid
+            (n, m), cols = idx.shape, idx.shape[0] >= idx.shape[1]
+            for j in range(m if cols else n):
+                a = start + j * (cs if cols else rs)
+                step, count = (rs, n) if cols else (cs, m)
+                part = x[pre + ((slice(None), j) if cols else (j,))]
+                out[pre + (slice(a, a + step * (count - 1) + 1, step),)] += part
         else:
             np.add.at(out, pre + (idx,), x)
         return out
@@ -383,7 +405,13 @@ class MatMul(Function):
 
     def backward(ctx, g):  # d(x @ y) = (g @ y^T, x^T @ g); batch axes are summed by the engine
         x, y = ctx.inputs
-        gx = g @ y.transpose(-1, -2) if x.requires_grad else None
-        gy = x.transpose(-1, -2) @ g if y.requires_grad else None
+        gx = MatMul.apply(g, _swap_last(y)) if x.requires_grad else None
+        gy = MatMul.apply(_swap_last(x), g) if y.requires_grad else None
         return gx, gy
     hints = hint(np.matmul, "real", "real", shapes="matmul")
+
+
+def _swap_last(x: Tensor) -> Tensor:
+    """x with its last two axes swapped (a view)."""
+    n = x.ndim
+    return Transpose.apply(x, axes=tuple(range(n - 2)) + (n - 1, n - 2))

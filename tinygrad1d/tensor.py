@@ -149,12 +149,14 @@ class Function:
             raise ValueError(f"{cls.name}: {e} (input shapes {shapes})") from None
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        if _State.grad_enabled and any(a.requires_grad for a in args):
-            ctx.inputs, ctx.params, ctx.scope = args, params, _State.scope
-            out = Tensor._make(data, True, ctx)
-            if cls.saves_output:  # weak: an output reached by backward is alive anyway
-                ctx.out = weakref.ref(out)
-            return out
+        if _State.grad_enabled:
+            for a in args:
+                if a.requires_grad:
+                    ctx.inputs, ctx.params, ctx.scope = args, params, _State.scope
+                    out = Tensor._make(data, True, ctx)
+                    if cls.saves_output:  # weak: an output reached by backward is alive anyway
+                        ctx.out = weakref.ref(out)
+                    return out
         return Tensor._make(data, False, None)
 
     def forward(ctx, *arrays, **params):  # pragma: no cover - abstract
@@ -413,7 +415,7 @@ class Tensor:
             perm = list(range(n))
             perm[a], perm[b] = b, a
             axes = tuple(perm)
-        axes = tuple(_axis(a, n, "transpose") for a in axes)
+        axes = tuple(a + n if a < 0 else a for a in axes)
         if sorted(axes) != list(range(n)):
             raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
         return self if axes == tuple(range(n)) else OPS["transpose"].apply(self, axes=axes)
@@ -607,7 +609,8 @@ def _fit(g: Tensor, x: Tensor, ctx) -> Tensor:
                              f"{g.shape} for an input of shape {x.shape}")
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(x.shape)
                                       if n == 1 and g.shape[i + lead] != 1)
-    return g.sum(axis=axes, keepdims=True).reshape(x.shape)
+    g = OPS["sum"].apply(g, axis=axes, keepdims=True)
+    return OPS["reshape"].apply(g, shape=x.shape)
 
 
 def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
