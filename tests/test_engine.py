@@ -336,3 +336,20 @@ def test_binary_ops_reject_non_broadcastable_shapes_with_the_op_name():
         Tensor([1.0, 2.0]) + Tensor([1.0, 2.0, 3.0])
     with pytest.raises(TypeError, match="mul"):
         Tensor([1.0]) * "a"
+
+
+def test_large_sliding_window_gather_takes_the_strided_copy_path_and_matches_take():
+    """Above 65,536 elements gather copies a strided view instead of calling np.take."""
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((3, 30000, 2)), requires_grad=True)
+    for index in (2 + 3 * np.arange(4)[:, None] + 2 * np.arange(5),  # (windows, taps)
+                  (3 * np.arange(4)[:, None] + 5 * np.arange(7)).T):  # (taps, windows)
+        out = x.gather(index, axis=1)
+        np.testing.assert_array_equal(out.data, np.take(x.data, index, axis=1))
+        assert out.data.flags.c_contiguous and out.data.flags.writeable
+        g = rng.standard_normal(out.shape)
+        x.grad = None
+        out.backward(g)
+        want = np.zeros_like(x.data)
+        np.add.at(want, (slice(None), index), g)
+        np.testing.assert_allclose(x.grad, want, rtol=1e-12)

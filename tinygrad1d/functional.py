@@ -142,10 +142,10 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
         cols = xt.gather(taps, axis=1)  # -> (C, K, L_out, N)
         cols = cols.reshape(groups, c_g * k, l_out * math.prod(batch))  # -> (G, C_g*K, L_out*N)
         wm = w.reshape(groups, c_out // groups, c_g * k)  # (C_out, C_g, K) -> (G, C_out/G, C_g*K)
-        out = (wm @ cols).reshape((c_out, l_out) + batch)  # -> (C_out, L_out, N)
-        if b is not None:
-            out = out + b.reshape((c_out, 1) + (1,) * len(batch))
-        out = _batch_first(out)  # (C_out, L_out, N) -> (N, C_out, L_out), a view
+        out = wm @ cols  # -> (G, C_out/G, L_out*N)
+        if b is not None:  # here its gradient is a sum along contiguous rows
+            out = out + b.reshape(groups, c_out // groups, 1)
+        out = _batch_first(out.reshape((c_out, l_out) + batch))  # -> (N, C_out, L_out), a view
         return out.reshape(l_out) if single else out
 
 

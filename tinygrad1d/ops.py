@@ -11,6 +11,7 @@ matmul -> matmul, reshape/transpose/expand/pad/getitem undo each other.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .tensor import Function, Tensor, register
 
@@ -290,47 +291,51 @@ class IndexScatter(Function):
 # ================================================================== gather / scatter
 
 
-def _check_index(index, size: int, op: str, shape) -> np.ndarray:
-    """An integer array with every entry in [-size, size); negatives wrap once, as numpy."""
+def _check_index(index, size: int, op: str, shape) -> tuple[np.ndarray, tuple | None]:
+    """(index, grid): an integer array with every entry in [-size, size) (negatives wrap once,
+    as numpy), and its sliding-window grid if it is one (see _facts)."""
     index = np.asarray(index.data if isinstance(index, Tensor) else index)
     if index.dtype.kind not in "iu":
         if index.size and not (index.dtype.kind == "f" and (index == np.round(index)).all()):
             raise TypeError(f"{op}: index must be an integer array, got dtype {index.dtype}")
         index = index.astype(np.intp)
-    if index.size:
-        lo, hi = index.min(), index.max()
-        if lo < -size or hi >= size:
-            bad = lo if lo < -size else hi
-            raise IndexError(f"{op}: index {bad} is out of range for axis of size {size} "
-                             f"(input shape {shape}, index shape {index.shape})")
-        if lo < 0:
-            index = np.where(index < 0, index + size, index)
-    return index
+    lo, hi, grid = _facts(index)
+    if lo < -size or hi >= size:
+        bad = lo if lo < -size else hi
+        raise IndexError(f"{op}: index {bad} is out of range for axis of size {size} "
+                         f"(input shape {shape}, index shape {index.shape})")
+    if lo < 0:
+        index = np.where(index < 0, index + size, index)
+        grid = _find_grid(index)
+    return index, grid
 
 
-_GRIDS: dict[int, tuple] = {}  # id(index) -> (index, grid): conv1d passes the same arrays
+_FROZEN: dict[int, tuple] = {}  # id(index) -> (index, facts) for read-only arrays we own
 
 
-def _grid(index: np.ndarray):
-    """(start, row_step, col_step) if index[r, c] == start + r*row_step + c*col_step, else None.
+def _facts(index: np.ndarray) -> tuple:
+    """(min, max, grid) of an integer index, where grid is (start, row_step, col_step) if
+    index[r, c] == start + r*row_step + c*col_step, else None.
 
     Sliding windows (conv1d, pooling) are such grids; scattering into one is a few strided
     slice-adds (one per row or per column, whichever is fewer), several times faster than
-    np.add.at."""
-    hit = _GRIDS.get(id(index))
-    if hit is not None and hit[0] is index:  # the entry holds the array, so its id is unique
+    np.add.at. conv1d passes the same cached, read-only window arrays on every call, so their
+    facts are remembered (the entry holds the array, so its id cannot be reused)."""
+    hit = _FROZEN.get(id(index))
+    if hit is not None and hit[0] is index:
         return hit[1]
-    if index.ndim != 2 or index.size == 0:
-        return None
-    grid = _find_grid(index)
-    if not index.flags.writeable and index.flags.owndata:  # frozen (cached) arrays: remember
-        if len(_GRIDS) > 256:
-            _GRIDS.clear()
-        _GRIDS[id(index)] = (index, grid)
-    return grid
+    facts = (int(index.min()), int(index.max()), _find_grid(index)) if index.size \
+        else (0, -1, None)
+    if not index.flags.writeable and index.flags.owndata:
+        if len(_FROZEN) > 256:
+            _FROZEN.clear()
+        _FROZEN[id(index)] = (index, facts)
+    return facts
 
 
 def _find_grid(index: np.ndarray):
+    if index.ndim != 2:
+        return None
     (n, m), start = index.shape, int(index[0, 0])
     rs = int(index[1, 0]) - start if n > 1 else 1
     cs = int(index[0, 1]) - start if m > 1 else 1
@@ -349,9 +354,17 @@ class Gather(Function):
     several outputs (overlapping windows) receives the sum of their gradients."""
 
     def forward(ctx, x, index, axis):
-        ctx.axis = axis % x.ndim
-        ctx.index = _check_index(index, x.shape[axis], "gather", x.shape)
-        return np.take(x, ctx.index, axis=axis)
+        a = ctx.axis = axis % x.ndim
+        ctx.index, grid = _check_index(index, x.shape[a], "gather", x.shape)
+        if grid is None or x.size < 1 << 16:  # as_strided's own cost only pays off when big
+            return np.take(x, ctx.index, axis=a)
+        # sliding windows: copying a strided view of x is faster than np.take's lookups
+        start, rs, cs = grid
+        s = x.strides
+        view = as_strided(x[(slice(None),) * a + (slice(start, None),)],
+                          x.shape[:a] + ctx.index.shape + x.shape[a + 1:],
+                          s[:a] + (rs * s[a], cs * s[a]) + s[a + 1:], writeable=False)
+        return view.copy()
 
     def backward(ctx, g):  # d out / d x is 1 at each read position: add g back there
         return g.scatter_add(index=ctx.index, axis=ctx.axis, size=ctx.inputs[0].shape[ctx.axis])
@@ -366,14 +379,14 @@ class ScatterAdd(Function):
     x has shape x.shape[:axis] + index.shape + rest; the output x.shape[:axis] + (size,) + rest."""
 
     def forward(ctx, x, index, axis, size):
-        idx = ctx.index = _check_index(index, size, "scatter_add", x.shape)
+        idx, grid = _check_index(index, size, "scatter_add", x.shape)
+        ctx.index = idx
         axis = ctx.axis = axis % (x.ndim - idx.ndim + 1)  # an axis of the output
         if x.shape[axis:axis + idx.ndim] != idx.shape:
             raise ValueError(f"scatter_add: input shape {x.shape} does not hold index shape "
                              f"{idx.shape} at axis {axis}")
         pre = (slice(None),) * axis
         out = np.zeros(x.shape[:axis] + (size,) + x.shape[axis + idx.ndim:], dtype=x.dtype)
-        grid = _grid(idx)
         if grid is not None:  # sliding windows: one strided slice-add per row (or column)
             start, rs, cs = grid
             (n, m), cols = idx.shape, idx.shape[0] >= idx.shape[1]

@@ -391,8 +391,9 @@ class Tensor:
         """Same data, new shape; one entry may be -1, as numpy."""
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
             else shape
-        shape = _resolve_shape(self.shape, shape)
-        return self if shape == self.shape else OPS["reshape"].apply(self, shape=shape)
+        if -1 in shape or math.prod(shape) != self.data.size:
+            shape = _resolve_shape(self.shape, shape)
+        return self if shape == self.data.shape else OPS["reshape"].apply(self, shape=shape)
 
     def view(self, *shape) -> Tensor:
         return self.reshape(*shape)
@@ -407,18 +408,19 @@ class Tensor:
     def transpose(self, *axes) -> Tensor:
         """Permute axes (reverse them when none are given); transpose(a, b) swaps two."""
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        n = self.ndim
+        n = self.data.ndim
         if not axes:
-            axes = tuple(range(n))[::-1]
+            axes = _REVERSED[n]
         elif len(axes) == 2 and n != 2:
             a, b = (_axis(x, n, "transpose") for x in axes)
             perm = list(range(n))
             perm[a], perm[b] = b, a
             axes = tuple(perm)
-        axes = tuple(a + n if a < 0 else a for a in axes)
-        if sorted(axes) != list(range(n)):
+        elif min(axes) < 0:
+            axes = tuple(a + n if a < 0 else a for a in axes)
+        if len(axes) != n or set(axes) != set(range(n)):
             raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
-        return self if axes == tuple(range(n)) else OPS["transpose"].apply(self, axes=axes)
+        return self if axes == _IDENTITY[n] else OPS["transpose"].apply(self, axes=axes)
 
     def permute(self, *axes) -> Tensor:
         return self.transpose(*axes)
@@ -447,14 +449,19 @@ class Tensor:
 
     def pad(self, pad_width, value: float = 0.0) -> Tensor:
         """Constant padding; pad_width in numpy's form (int, (before, after), or one per axis)."""
+        pw = pad_width
+        if isinstance(pw, (int, np.integer)):
+            pw = ((pw, pw),) * self.ndim
+        elif len(pw) == 2 and all(isinstance(p, (int, np.integer)) for p in pw):
+            pw = (tuple(pw),) * self.ndim
         try:
-            pw = np.broadcast_to(np.asarray(pad_width), (self.ndim, 2))
-        except ValueError:
-            raise ValueError(f"pad: pad_width {pad_width!r} does not fit a Tensor of shape "
-                             f"{self.shape}") from None
-        if pw.dtype.kind not in "iu" or (pw < 0).any():
-            raise ValueError(f"pad: pad_width must be non-negative integers, got {pad_width!r}")
-        pw = tuple((int(a), int(b)) for a, b in pw)
+            pw = tuple((int(a), int(b)) for a, b in pw)
+            ok = len(pw) == self.ndim and all(a >= 0 and b >= 0 for a, b in pw)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"pad: pad_width {pad_width!r} must be non-negative integers in "
+                             f"numpy's form for a Tensor of shape {self.shape}")
         if not any(a or b for a, b in pw):
             return self
         return OPS["pad"].apply(self, pad_width=pw, value=float(value))
@@ -511,6 +518,10 @@ def _matmul(x: Tensor, y: Tensor) -> Tensor:
     if xv or yv:
         out = out.reshape(out.shape[:-2] + out.shape[-2:-1] * (not xv) + out.shape[-1:] * (not yv))
     return out
+
+
+_IDENTITY = [tuple(range(n)) for n in range(33)]  # numpy allows at most 32 dimensions
+_REVERSED = [p[::-1] for p in _IDENTITY]
 
 
 def _axis(a: int, ndim: int, op: str) -> int:
@@ -599,10 +610,13 @@ def _topo(roots: Iterable[Tensor]) -> list[Tensor]:
 
 def _fit(g: Tensor, x: Tensor, ctx) -> Tensor:
     """The one place gradients are made to match their input: dtype, then broadcast sums."""
-    if g.dtype != x.dtype:
-        g = g.cast(x.dtype)
-    if g.shape == x.shape:
+    gd, xd = g.data, x.data
+    if gd.shape == xd.shape and gd.dtype == xd.dtype:  # the common case, first
         return g
+    if gd.dtype != xd.dtype:
+        g = g.cast(xd.dtype)
+        if gd.shape == xd.shape:
+            return g
     lead = g.ndim - x.ndim
     if lead < 0 or any(n != 1 and n != m for n, m in zip(x.shape, g.shape[lead:])):
         raise AssertionError(f"{type(ctx).__name__}.backward returned a gradient of shape "
@@ -644,12 +658,13 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
             if ctx is None:
                 continue
             gs = ctx.backward(g)
-            for x, gx in zip(ctx.inputs, gs if isinstance(gs, tuple) else (gs,)):
+            for x, gx in zip(ctx.inputs, gs if type(gs) is tuple else (gs,)):
                 if gx is None or not x.requires_grad:
                     continue
                 gx = _fit(gx, x, ctx)
                 k = id(x)
-                grads[k] = grads[k] + gx if k in grads else gx
+                prev = grads.get(k)
+                grads[k] = gx if prev is None else prev + gx
     finally:
         _State.grad_enabled = prev_mode
     if not retain:
@@ -687,10 +702,6 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
 
 
 # ------------------------------------------------------------------ constructors
-
-
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
 def _filled(fill, shape, requires_grad, dtype) -> Tensor:

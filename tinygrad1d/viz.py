@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .nn import Parameter
-from .ops import _grid
+from .ops import _find_grid
 from .tensor import Tensor
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ _WINDOWED = {"conv1d", "max_pool1d", "avg_pool1d"}  # they gather a (taps, windo
 def _index(a: np.ndarray, scope=None) -> str:
     """An index array by dtype and shape; inside conv1d or a pool, the windows it reads."""
     text = f"{a.dtype} array {a.shape}"
-    grid = _grid(a) if a.dtype.kind in "iu" else None
+    grid = _find_grid(a) if a.dtype.kind in "iu" and a.size else None
     if grid is not None and scope is not None and scope.name in _WINDOWED:
         (k, n), (_, dilation, stride) = a.shape, grid
         text += f":\n{n} windows of {k}, stride {stride}, dilation {dilation}"

@@ -1,0 +1,118 @@
+"""Train the same MNIST-1D model in tinygrad1d and in PyTorch, seed by seed, and compare.
+
+Same data (tinygrad1d.data.load_mnist1d), same architecture, same initial weights (copied
+from the tinygrad1d model into the torch one), same batch order (train.epoch_order), same
+optimizer and schedule; only the arithmetic library differs. Prints test accuracy per seed and
+the mean and spread.
+
+    python benchmarks/torch_twin.py --preset paper_cnn --seeds 0 1 2 3 4
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from torch import nn as tnn
+
+import tinygrad1d as tg
+from tinygrad1d import data, models, optim
+from tinygrad1d.train import Trainer, epoch_order
+
+
+def torch_twin(model: tg.nn.Module) -> tnn.Module:
+    """A torch.nn.Sequential with the same layers and a copy of the weights."""
+    layers = []
+    for m in model:
+        if isinstance(m, tg.nn.Conv1d):
+            t = tnn.Conv1d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
+                           m.dilation, m.groups, bias=m.bias is not None)
+        elif isinstance(m, tg.nn.Linear):
+            t = tnn.Linear(m.in_features, m.out_features, bias=m.bias is not None)
+        elif isinstance(m, tg.nn.BatchNorm1d):
+            t = tnn.BatchNorm1d(m.num_features, eps=m.eps, momentum=m.momentum)
+        elif isinstance(m, tg.nn.GlobalAvgPool1d):
+            t = tnn.Sequential(tnn.AdaptiveAvgPool1d(1), tnn.Flatten())
+        else:
+            t = {tg.nn.ReLU: tnn.ReLU, tg.nn.Flatten: tnn.Flatten}[type(m)]()
+        with torch.no_grad():
+            for name, p in t.named_parameters():
+                p.copy_(torch.from_numpy(getattr(m, name).data.copy()))
+        layers.append(t)
+    return tnn.Sequential(*layers)
+
+
+def run(preset_name: str, seed: int, steps: int | None) -> tuple[float, float, float, float]:
+    preset = models.get_preset(preset_name)
+    ds = data.load_mnist1d()
+    x, y = preset.prepare(ds.x_train), ds.y_train
+    xt, yt = preset.prepare(ds.x_test), ds.y_test
+    r = preset.recipe
+    steps = steps or r["steps"]
+    tg.manual_seed(seed)
+    model = preset.build()
+    twin = torch_twin(model)
+
+    opt = optim.Adam(model.parameters(), lr=r["lr"])
+    sched = optim.CosineAnnealingLR(opt, steps) if r.get("schedule") == "cosine" else None
+    t0 = time.perf_counter()
+    trainer = Trainer(model, opt, x, y, batch_size=r["batch_size"], seed=seed, schedule=sched)
+    trainer.fit(steps, eval_every=steps, progress=False)
+    ours = trainer.evaluate(xt, yt)["accuracy"]
+    t_ours = time.perf_counter() - t0
+
+    topt = torch.optim.Adam(twin.parameters(), lr=r["lr"])
+    tsched = torch.optim.lr_scheduler.CosineAnnealingLR(topt, steps) \
+        if r.get("schedule") == "cosine" else None
+    X, Y = torch.from_numpy(x), torch.from_numpy(y)
+    per_epoch = -(-len(x) // r["batch_size"])
+    t0 = time.perf_counter()
+    twin.train()
+    for step in range(steps):
+        epoch, i = divmod(step, per_epoch)
+        if i == 0:
+            order = torch.from_numpy(epoch_order(len(x), seed, epoch))
+        rows = order[i * r["batch_size"]:(i + 1) * r["batch_size"]]
+        loss = tnn.functional.cross_entropy(twin(X[rows]), Y[rows])
+        topt.zero_grad()
+        loss.backward()
+        topt.step()
+        if tsched is not None:
+            tsched.step()
+    twin.eval()
+    with torch.no_grad():
+        theirs = (twin(torch.from_numpy(xt)).argmax(1).numpy() == yt).mean()
+    return ours, float(theirs), t_ours, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="paper_cnn", choices=[
+        k for k, p in models.PRESETS.items() if p.data == "mnist1d"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--steps", type=int, help="override the preset's step count")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.threads)
+    except ImportError:
+        pass
+    rows = []
+    print(f"{args.preset}: test accuracy after training, same init, data and batch order")
+    print(f"{'seed':>4}  {'tinygrad1d':>10}  {'torch':>7}  {'ours s':>7}  {'torch s':>7}")
+    for seed in args.seeds:
+        ours, theirs, a, b = run(args.preset, seed, args.steps)
+        rows.append((ours, theirs))
+        print(f"{seed:4d}  {ours:10.4f}  {theirs:7.4f}  {a:7.1f}  {b:7.1f}", flush=True)
+    ours, theirs = np.array(rows).T * 100
+    sd = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in (ours, theirs)]
+    print(f"mean  {ours.mean():9.2f}%  {theirs.mean():6.2f}%   (sd {sd[0]:.2f} / "
+          f"{sd[1]:.2f} points; min {ours.min():.1f} / {theirs.min():.1f})")
+
+
+if __name__ == "__main__":
+    main()
