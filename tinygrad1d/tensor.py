@@ -307,18 +307,9 @@ class Tensor:
             raise ValueError(f"item: only a single-element Tensor converts, got shape {self.shape}")
         return self.data.item()
 
-    def tolist(self):
-        return self.data.tolist()
-
     def detach(self) -> Tensor:
         """The same data, cut off from the graph."""
         return Tensor._make(self.data, False, None)
-
-    def requires_grad_(self, flag: bool = True) -> Tensor:
-        if self._ctx is not None and not flag:
-            raise ValueError("requires_grad_: cannot turn off grad on a non-leaf; use detach()")
-        self.requires_grad = flag
-        return self
 
     def retain_grad(self) -> Tensor:
         """Also fill .grad on this non-leaf tensor during backward (leaves always get it)."""
@@ -340,8 +331,9 @@ class Tensor:
     # -- operators (the primitives behind them are registered from ops.py)
     def __add__(self, o): return self.add(o)
     def __radd__(self, o): return OPS["add"].apply(o, self)
-    def __sub__(self, o):
-        return self.add(-o if isinstance(o, (Tensor, numbers.Number)) else _neg(o, self))
+    def __sub__(self, o):  # lists and arrays are lifted first, so that -o is defined
+        return self.add(-(o if isinstance(o, (Tensor, numbers.Number)) else _lift((self, o),
+                                                                                 "sub")[1]))
 
     def __rsub__(self, o): return OPS["add"].apply(o, self.neg())
     def __mul__(self, o): return self.mul(o)
@@ -366,9 +358,6 @@ class Tensor:
     def __ne__(self, o): return self._cmp(o, np.not_equal)
 
     # -- composites and argument normalisation over the primitives
-    def sub(self, o) -> Tensor:
-        return self - o
-
     def sqrt(self) -> Tensor:
         return self.pow(0.5)
 
@@ -394,9 +383,6 @@ class Tensor:
         if -1 in shape or math.prod(shape) != self.data.size:
             shape = _resolve_shape(self.shape, shape)
         return self if shape == self.data.shape else OPS["reshape"].apply(self, shape=shape)
-
-    def view(self, *shape) -> Tensor:
-        return self.reshape(*shape)
 
     def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
         """Merge the axes start_axis..end_axis into one."""
@@ -494,11 +480,6 @@ class Tensor:
         with scope("log_softmax", axis=axis):
             z = self - self.data.max(axis=axis, keepdims=True)  # constant shift, exact gradient
             return z - z.exp().sum(axis=axis, keepdims=True).log()
-
-
-def _neg(o, like: Tensor):
-    """-o for a non-Tensor operand of `like - o`, lifted first so lists work too."""
-    return -_lift((like, o), "sub")[1]
 
 
 def _matmul(x: Tensor, y: Tensor) -> Tensor:
