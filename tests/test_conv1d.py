@@ -695,3 +695,11 @@ def test_window_index_is_the_seed_index():
     np.testing.assert_array_equal(F.window_index(2, 3), [[0, 1, 2], [1, 2, 3]])
     np.testing.assert_array_equal(np.array(SEED_X)[F.window_index(2, 3)], [[1, 2, 3], [2, 3, 4]])
     np.testing.assert_array_equal(F.window_index(3, 2, 2, 3), [[0, 3], [2, 5], [4, 7]])
+
+
+def test_max_pool1d_picks_the_first_maximum_and_propagates_nan_as_torch():
+    x = tg.Tensor(np.array([[[1.0, np.nan, 3.0, 2.0, 5.0, 5.0, 0.0, 1.0]]]), requires_grad=True)
+    out = F.max_pool1d(x, 2)
+    np.testing.assert_array_equal(out.data, [[[np.nan, 3.0, 5.0, 1.0]]])
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[[0, 1, 1, 0, 1, 0, 0, 1]]])  # ties: the first

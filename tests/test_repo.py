@@ -30,3 +30,19 @@ def test_core_stays_readable_in_one_sitting():
 
 def test_license_is_mit():
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    """The README's code is executed as written (in a scratch directory)."""
+    import shutil
+
+    import pytest
+    blocks = re.findall(r"```python\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
+    assert blocks
+    if shutil.which("dot") is None:
+        pytest.skip("the README renders a graph with Graphviz's dot (CI installs it)")
+    monkeypatch.chdir(tmp_path)
+    for code in blocks:
+        namespace: dict = {}
+        exec(compile(code, "README.md", "exec"), namespace)
+    assert (tmp_path / "graph.svg").stat().st_size > 0

@@ -13,7 +13,8 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .memory import keep_freed_memory
 from .tensor import OPS, BackwardError, Function, Tensor, default_rng, enable_grad
 from .tensor import get_default_dtype, grad, is_grad_enabled, manual_seed, no_grad
-from .tensor import ones, rand, randn, scope, set_default_dtype, zeros
+from .tensor import scope, set_default_dtype
+from .creation import ones, rand, randn, zeros
 from .viz import draw, to_dot
 
 __version__ = "0.1.0"

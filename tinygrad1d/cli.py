@@ -114,7 +114,7 @@ def _graph_for_run(preset, model, x, out: Path) -> list[Path]:
     except ImportError:
         return []
     from .tensor import Tensor
-    root = model(Tensor(x))
+    root = model(Tensor(x, requires_grad=True))  # drawn as the input leaf
     return [viz.save(root, out / "graph.svg", collapse=True, required=False)]
 
 

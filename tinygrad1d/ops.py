@@ -164,8 +164,9 @@ class Where(Function):
     def forward(ctx, cond, x, y): return np.where(cond, x, y)
 
     def backward(ctx, g):  # routes g to whichever input was chosen; the condition gets none
-        c = ctx.inputs[0]
-        return None, Where.apply(c, g, 0.0), Where.apply(c, 0.0, g)
+        c, x, y = ctx.inputs
+        return (None, Where.apply(c, g, 0.0) if x.requires_grad else None,
+                Where.apply(c, 0.0, g) if y.requires_grad else None)
     hints = hint(np.where, "bool", "real", "real")
 
 

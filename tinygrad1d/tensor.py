@@ -680,29 +680,3 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
                   wanted=wanted)
     return [wanted[id(x)] if wanted[id(x)] is not None
             else Tensor._make(np.zeros_like(x.data), False, None) for x in inputs]
-
-
-# ------------------------------------------------------------------ constructors
-
-
-def _filled(fill, shape, requires_grad, dtype) -> Tensor:
-    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-    dtype = np.dtype(dtype or _State.default_dtype)
-    return Tensor(fill(shape).astype(dtype, copy=False), requires_grad=requires_grad)
-
-
-def zeros(*shape, requires_grad=False, dtype=None) -> Tensor:
-    return _filled(np.zeros, shape, requires_grad, dtype)
-
-
-def ones(*shape, requires_grad=False, dtype=None) -> Tensor:
-    return _filled(np.ones, shape, requires_grad, dtype)
-
-
-def randn(*shape, requires_grad=False, dtype=None) -> Tensor:
-    """Standard normal samples from the package generator (see manual_seed)."""
-    return _filled(_State.rng.standard_normal, shape, requires_grad, dtype)
-
-
-def rand(*shape, requires_grad=False, dtype=None) -> Tensor:
-    return _filled(_State.rng.random, shape, requires_grad, dtype)
