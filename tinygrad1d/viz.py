@@ -236,9 +236,11 @@ def _lines(roots, show_data, show_grad, collapse, rankdir, legend, max_nodes, wh
             out.append(f"\tsubgraph cluster_g{gid} {{ label={_q(_scope_label(s))} "
                        f'style="rounded,dashed" color="#d08a1e"; {"; ".join(members)} }}\n')
     if auto:
-        text = (f"{n_ops} primitive ops (more than max_nodes={max_nodes}): composites were "
-                f"collapsed into {len(boxes)} boxes because of the graph's size.\nTo draw every "
-                "primitive pass max_nodes=None (command line: tinygrad1d graph --expand).")
+        what = (f"composites were collapsed into {len(boxes)} boxes because of the graph's "
+                "size.\nTo draw every primitive pass max_nodes=None (command line: tinygrad1d "
+                "graph --expand)." if boxes else
+                "there are no composites to collapse, so every primitive is drawn.")
+        text = f"{n_ops} primitive ops (more than max_nodes={max_nodes}): {what}"
         out.append(f'\tnote [shape=note style=filled fillcolor="#fff8c4" label={_q(text)}]\n')
     if legend:
         rows = [("root", "output (root)"), ("param", "parameter"), ("leaf", "leaf, requires grad"),
