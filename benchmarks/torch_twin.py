@@ -35,6 +35,8 @@ def torch_twin(model: tg.nn.Module) -> tnn.Module:
             t = tnn.BatchNorm1d(m.num_features, eps=m.eps, momentum=m.momentum)
         elif isinstance(m, tg.nn.GlobalAvgPool1d):
             t = tnn.Sequential(tnn.AdaptiveAvgPool1d(1), tnn.Flatten())
+        elif isinstance(m, tg.nn.Dropout):
+            t = tnn.Dropout(m.p)
         else:
             t = {tg.nn.ReLU: tnn.ReLU, tg.nn.Flatten: tnn.Flatten}[type(m)]()
         with torch.no_grad():

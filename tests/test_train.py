@@ -130,3 +130,16 @@ def test_presets_build_and_run_on_their_input_shapes():
         with tg.no_grad():
             out = model.eval()(tg.Tensor(preset.prepare(raw)))
         assert out.shape == (2, 10), name
+
+
+def test_shift_images_translates_each_image_within_the_limit():
+    rng = np.random.default_rng(0)
+    x = np.full((50, 28, 28), models._mnist_scale(np.zeros(1))[0], np.float32)
+    x[:, 12, 13] = 7.0  # one bright pixel per image
+    out = models.shift_images(x, rng, max_shift=2)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    pos = np.array([np.argwhere(img == 7.0)[0] for img in out])
+    moves = pos - [12, 13]
+    assert np.abs(moves).max() <= 2 and len({tuple(m) for m in moves}) > 5
+    flat = models.shift_images(x.reshape(50, 1, 784), np.random.default_rng(0))
+    np.testing.assert_array_equal(flat.reshape(out.shape), out)  # any layout of 784 values

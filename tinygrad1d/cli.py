@@ -77,12 +77,14 @@ def cmd_train(args) -> int:
     model = preset.build()
     opt = _optimizer(recipe["optimizer"], model.parameters(), recipe["lr"],
                      recipe.get("weight_decay", 0.0))
+    augment = None if args.no_augment else preset.augment
     trainer = Trainer(model, opt, x_train, y_train, x_test, y_test, batch_size=batch,
-                      seed=args.seed, schedule=_schedule(recipe.get("schedule"), opt, steps))
+                      seed=args.seed, schedule=_schedule(recipe.get("schedule"), opt, steps),
+                      augment=augment)
     out = Path(args.out or f"runs/{args.data}-{preset_name}-seed{args.seed}")
     out.mkdir(parents=True, exist_ok=True)
     meta = {"preset": preset_name, "data": args.data, "recipe": recipe, "steps": steps,
-            "dtype": args.dtype}
+            "dtype": args.dtype, "augment": augment is not None}
     if args.resume:
         info = load_checkpoint(args.resume, trainer)
         print(f"resumed from {args.resume} at step {info['step']}")
@@ -176,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", help="continue from a checkpoint.npz")
     t.add_argument("--mnist-path", help="a keras-format mnist.npz (else see docs/data.md)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--no-augment", action="store_true",
+                   help="train without the preset's data augmentation (MNIST: random shifts)")
     t.set_defaults(fn=cmd_train)
     e = sub.add_parser("evaluate", help="re-score a saved checkpoint on its test set")
     e.add_argument("checkpoint")

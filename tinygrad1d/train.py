@@ -64,11 +64,14 @@ def evaluate(model: nn.Module, x, y, batch_size: int = 1000, n_classes: int = 10
 
 class Trainer:
     """Mini-batch training of a classifier with cross-entropy, with evaluation, history,
-    NaN/inf detection and resumable checkpoints."""
+    NaN/inf detection and resumable checkpoints.
+
+    `augment(x_batch, rng) -> x_batch`, if given, transforms each training batch (data
+    augmentation); rng is seeded by (seed, step), so a resumed run augments identically."""
 
     def __init__(self, model: nn.Module, optimizer: optim.Optimizer, x_train, y_train,
                  x_test=None, y_test=None, batch_size: int = 100, seed: int = 0,
-                 schedule=None, n_classes: int = 10):
+                 schedule=None, n_classes: int = 10, augment=None):
         if len(x_train) != len(y_train):
             raise ValueError(f"Trainer: x_train has {len(x_train)} samples, y_train "
                              f"{len(y_train)}")
@@ -79,6 +82,7 @@ class Trainer:
         self.x_train, self.y_train = np.asarray(x_train), np.asarray(y_train)
         self.x_test, self.y_test = x_test, y_test
         self.batch_size, self.seed, self.n_classes = batch_size, seed, n_classes
+        self.augment = augment
         self.step = 0
         self._order_epoch = None  # which epoch's shuffled order self._order holds
         self.history: list[dict] = []
@@ -94,7 +98,10 @@ class Trainer:
             self._order, self._order_epoch = epoch_order(len(self.x_train), self.seed, epoch), \
                 epoch
         rows = self._order[i * self.batch_size:(i + 1) * self.batch_size]
-        return self.x_train[rows], self.y_train[rows]
+        x = self.x_train[rows]
+        if self.augment is not None:
+            x = self.augment(x, np.random.default_rng([self.seed, step, 1]))
+        return x, self.y_train[rows]
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """One optimizer step on a batch; returns (loss, accuracy) on that batch."""
