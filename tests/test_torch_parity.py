@@ -189,6 +189,18 @@ def test_avg_pool1d_matches_torch(case, count_include_pad, seed):
             [x], seed)
 
 
+@given(case=pool_cases(ties=True), count_include_pad=st.booleans(), seed=seeds)
+def test_pools_with_ceil_mode_match_torch(case, count_include_pad, seed):
+    """ceil_mode adds a last, partial window when one more stride still starts inside."""
+    x, k, stride, padding = case
+    compare(lambda t: F.max_pool1d(t, k, stride, padding, ceil_mode=True),
+            lambda t: TF.max_pool1d(t, k, stride, padding, ceil_mode=True), [x], seed)
+    compare(lambda t: F.avg_pool1d(t, k, stride, padding, ceil_mode=True,
+                                   count_include_pad=count_include_pad),
+            lambda t: TF.avg_pool1d(t, k, stride, padding, ceil_mode=True,
+                                    count_include_pad=count_include_pad), [x], seed)
+
+
 # ================================================================== losses
 
 REDUCTIONS = st.sampled_from(["mean", "sum", "none"])

@@ -153,7 +153,8 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
 # ================================================================== pooling
 
 
-def _pool_args(x, kernel_size, stride, padding, dilation, op: str):
+def _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, op: str):
+    """Checked arguments, the output length and the extra right padding ceil_mode needs."""
     x = _t(x, op, "x")
     if x.ndim not in (2, 3):
         raise ValueError(f"{op}: expected x (N, C, L) or (C, L), got shape {x.shape}")
@@ -163,21 +164,27 @@ def _pool_args(x, kernel_size, stride, padding, dilation, op: str):
     p = _int(padding, op, "padding", 0)
     if p > k // 2:  # torch's rule, whatever the dilation
         raise ValueError(f"{op}: padding={p} must be at most half of kernel_size={k}")
-    l_out = _out_len(x.shape[-1], 2 * p, k, s, d, op)
-    return x, k, s, p, d, l_out
+    length = x.shape[-1]
+    l_out = _out_len(length, 2 * p, k, s, d, op)
+    if ceil_mode and (length + 2 * p - d * (k - 1) - 1) % s:  # one more, partial window...
+        l_out += (l_out * s < length + p)  # ...if it starts inside the input or left padding
+    extra = max(0, (l_out - 1) * s + d * (k - 1) + 1 - (length + 2 * p))
+    return x, k, s, p, d, l_out, extra
 
 
 def max_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
-               dilation: int = 1) -> Tensor:
+               dilation: int = 1, ceil_mode: bool = False) -> Tensor:
     """Max over sliding windows: (N, C, L) -> (N, C, L_out); stride defaults to kernel_size.
 
     Padding is -inf. The windows are gathered as for conv1d, the winner of each is found on the
     data and kept by a one-hot selection: the gradient goes to that one element (the first of
     equal maxima, as torch), and an element that wins several overlapping windows receives
     the sum, through the gather's scatter-add."""
-    x, k, s, p, d, l_out = _pool_args(x, kernel_size, stride, padding, dilation, "max_pool1d")
+    x, k, s, p, d, l_out, extra = _pool_args(x, kernel_size, stride, padding, dilation,
+                                             ceil_mode, "max_pool1d")
     with scope("max_pool1d", kernel_size=k, stride=s, padding=p):
-        xp = _batch_last(x).pad(((0, 0), (p, p)) + ((0, 0),) * (x.ndim - 2), value=-np.inf)
+        pads = ((0, 0), (p, p + extra)) + ((0, 0),) * (x.ndim - 2)
+        xp = _batch_last(x).pad(pads, value=-np.inf)  # (N, C, L) -> (C, Lp, N)
         windows = xp.gather(_taps(l_out, k, s, d), axis=1)  # (C, Lp, N) -> (C, K, L_out, N)
         pick = _first_max(windows.data)  # one-hot over K: the first maximum, as torch
         out = OPS["where"].apply(const(pick), windows, 0.0).sum(axis=1)  # -> (C, L_out, N)
@@ -208,20 +215,22 @@ def _batch_first(x: Tensor) -> Tensor:
 
 
 def avg_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
-               count_include_pad: bool = True) -> Tensor:
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
     """Mean over sliding windows: (N, C, L) -> (N, C, L_out); stride defaults to kernel_size.
 
-    Padding is zeros, counted in the mean unless count_include_pad=False (torch's default)."""
-    x, k, s, p, d, l_out = _pool_args(x, kernel_size, stride, padding, 1, "avg_pool1d")
+    Padding is zeros, counted in the mean unless count_include_pad=False; a ceil_mode window
+    running past the padding counts only what it covers (all as torch)."""
+    x, k, s, p, _, l_out, extra = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode,
+                                             "avg_pool1d")
     with scope("avg_pool1d", kernel_size=k, stride=s, padding=p):
-        xp = _batch_last(x).pad(((0, 0), (p, p)) + ((0, 0),) * (x.ndim - 2))  # -> (C, Lp, N)
+        pads = ((0, 0), (p, p + extra)) + ((0, 0),) * (x.ndim - 2)
+        xp = _batch_last(x).pad(pads)  # (N, C, L) -> (C, Lp, N)
         taps = _taps(l_out, k, s, 1)  # (K, L_out)
         total = xp.gather(taps, axis=1).sum(axis=1)  # (C, K, L_out, N) -> (C, L_out, N)
         total = _batch_first(total)  # -> (N, C, L_out)
-        if count_include_pad or p == 0:
-            return total / k
-        inside = ((taps >= p) & (taps < x.shape[-1] + p)).sum(axis=0)  # real samples per window
-        return total / inside.astype(x.dtype)
+        lo, hi = (0, x.shape[-1] + 2 * p) if count_include_pad else (p, x.shape[-1] + p)
+        count = ((taps >= lo) & (taps < hi)).sum(axis=0)  # samples each window averages
+        return total / k if (count == k).all() else total / count.astype(x.dtype)
 
 
 def global_avg_pool1d(x) -> Tensor:

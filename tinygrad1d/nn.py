@@ -302,8 +302,10 @@ class Dropout(Module):
 
 
 class _Pool(Module):
-    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0):
+    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0,
+                 ceil_mode: bool = False):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode = ceil_mode
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -311,12 +313,19 @@ class _Pool(Module):
 
 class MaxPool1d(_Pool):
     def forward(self, x):
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding)
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding,
+                            ceil_mode=self.ceil_mode)
 
 
 class AvgPool1d(_Pool):
+    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = count_include_pad
+
     def forward(self, x):
-        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
 
 
 class Sequential(Module):

@@ -6,6 +6,7 @@ The primitives themselves live in ops.py and attach themselves to `Tensor` when 
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import weakref
@@ -64,6 +65,7 @@ class no_grad:
         _State.grad_enabled = self._prev
 
     def __call__(self, fn):
+        @functools.wraps(fn)
         def wrapped(*args, **kwargs):
             with type(self)():
                 return fn(*args, **kwargs)
