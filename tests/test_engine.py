@@ -284,6 +284,9 @@ def test_indexing_basic_and_integer_arrays():
     want = np.zeros_like(v)
     np.add.at(want, (slice(None), idx), 1)
     np.testing.assert_array_equal(x.grad, want)  # the repeated row 2 gets both reads
+    np.testing.assert_array_equal(x[Tensor([1, 0])].data, v[[1, 0]])  # float Tensor of ints
+    with pytest.raises(TypeError, match="whole numbers"):
+        x[Tensor([0.5])]
     with pytest.raises(IndexError, match=r"getitem.*\(2, 3, 4\)"):
         x[5]
 

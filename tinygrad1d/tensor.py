@@ -281,9 +281,6 @@ class Tensor:
             raise TypeError("len() of a 0-d Tensor")
         return self.shape[0]
 
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
         extra = f", dtype={self.dtype}" if self.dtype != _State.default_dtype else ""
@@ -410,9 +407,6 @@ class Tensor:
             raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
         return self if axes == _IDENTITY[n] else OPS["transpose"].apply(self, axes=axes)
 
-    def permute(self, *axes) -> Tensor:
-        return self.transpose(*axes)
-
     def unsqueeze(self, axis: int) -> Tensor:
         axis = _axis(axis, self.ndim + 1, "unsqueeze")
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
@@ -534,7 +528,8 @@ def _count(shape: tuple, axis) -> int:
 
 
 def _normalize_index(index, shape) -> Any:
-    """Tensors and lists in an index become integer arrays; bool masks become their nonzeros."""
+    """Tensors and lists in an index become integer arrays (a float Tensor of whole numbers
+    counts: Tensor([0, 2]) is float); bool masks become their nonzeros."""
     if not isinstance(index, tuple):
         index = (index,)
     out = []
@@ -544,7 +539,9 @@ def _normalize_index(index, shape) -> Any:
         if isinstance(i, list):
             i = np.asarray(i)
         if isinstance(i, np.ndarray) and i.dtype.kind == "f":
-            raise TypeError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
+            if not (i == np.round(i)).all():
+                raise TypeError(f"getitem: index arrays must hold whole numbers, got {i}")
+            i = i.astype(np.intp)
         if isinstance(i, np.ndarray) and i.dtype == np.bool_:
             out.extend(i.nonzero())
         else:
