@@ -1,7 +1,7 @@
 """Train the same MNIST-1D model in tinygrad1d and in PyTorch, seed by seed, and compare.
 
 Same data (tinygrad1d.data.load_mnist1d), same architecture, same initial weights (copied
-from the tinygrad1d model into the torch one), same batch order (train.epoch_order), same
+from the tinygrad1d model into the torch one), same batch order (data.epoch_order), same
 optimizer and schedule; only the arithmetic library differs. Prints test accuracy per seed and
 the mean and spread.
 
@@ -19,7 +19,8 @@ from torch import nn as tnn
 
 import tinygrad1d as tg
 from tinygrad1d import data, models, optim
-from tinygrad1d.train import Trainer, epoch_order
+from tinygrad1d.data import epoch_order
+from tinygrad1d.train import Trainer
 
 
 def torch_twin(model: tg.nn.Module) -> tnn.Module:

@@ -29,7 +29,8 @@ import numpy as np
 
 from .tensor import default_rng
 
-__all__ = ["DataLoader", "Dataset", "RefusedGlobalError", "load_mnist", "load_mnist1d"]
+__all__ = ["DataLoader", "Dataset", "RefusedGlobalError", "epoch_order", "load_mnist",
+           "load_mnist1d"]
 
 
 # ------------------------------------------------------------------------------ Dataset
@@ -460,12 +461,19 @@ def _read_mnist_pickle(path: str, mtime_ns: int, size: int) -> Dataset:
 # ------------------------------------------------------------------------------ DataLoader
 
 
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The shuffled sample order of one epoch: a function of (seed, epoch) only, so a run
+    resumed at any step sees exactly the batches it would have seen."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
 class DataLoader:
     """Mini-batches `(x_batch, y_batch)` of two arrays, reshuffled every epoch from a seed.
 
-    Each `iter()` (each epoch) draws a fresh permutation from a `np.random.Generator` the loader
-    owns, seeded once from `seed`: two loaders with the same seed give the same sequence of
-    epochs, and successive epochs differ. `seed=None` seeds it from the package generator, so
+    Epoch e visits the samples in the order `epoch_order(n, seed, e)`: two loaders with the
+    same seed give the same sequence of epochs, and successive epochs differ. Each `iter()`
+    is the next epoch; `batch(step)` gives the batch at any global step directly (what a
+    resumed training run needs). `seed=None` draws the seed from the package generator, so
     `tg.manual_seed` decides. Batches are copies; the last one is short unless `drop_last`.
     """
 
@@ -489,8 +497,9 @@ class DataLoader:
             raise ValueError(f"DataLoader: seed must be >= 0, got {seed}")
         self.x, self.y = x, y
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), bool(shuffle), drop_last
-        self.seed = seed
-        self._rng = default_rng().spawn(1)[0] if seed is None else np.random.default_rng(seed)
+        self.seed = int(default_rng().integers(2**63)) if seed is None else int(seed)
+        self.epoch = 0  # the epoch the next iter() walks
+        self._order_epoch = None  # which epoch's order self._order holds
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
@@ -498,16 +507,24 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        # The permutation is drawn here, not on the first next(), so epochs are numbered by
-        # iter() calls even if an iterator is created and never consumed.
-        n = len(self.x)
-        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-        return self._batches(order)
+        # The epoch advances here, not on the first next(), so epochs are numbered by iter()
+        # calls even if an iterator is created and never consumed.
+        self.epoch += 1
+        start = (self.epoch - 1) * len(self)
+        return (self.batch(step) for step in range(start, start + len(self)))
 
-    def _batches(self, order: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
-            yield self.x[idx], self.y[idx]
+    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The batch at global step `step` (epoch step // len(self))."""
+        if len(self) == 0:
+            raise ValueError(f"DataLoader.batch: no batches in {len(self.x)} samples with "
+                             f"batch_size={self.batch_size} and drop_last={self.drop_last}")
+        epoch, i = divmod(step, len(self))
+        if self._order_epoch != epoch:
+            n = len(self.x)
+            self._order = epoch_order(n, self.seed, epoch) if self.shuffle else np.arange(n)
+            self._order_epoch = epoch
+        rows = self._order[i * self.batch_size:(i + 1) * self.batch_size]
+        return self.x[rows], self.y[rows]
 
     def __repr__(self) -> str:
         return (f"DataLoader(x={self.x.shape}, y={self.y.shape}, batch_size={self.batch_size}, "

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from . import functional as F
+from .data import DataLoader
 from . import nn, optim
 from .tensor import Tensor, no_grad
 
-__all__ = ["Trainer", "evaluate", "accuracy", "confusion_matrix", "epoch_order", "save_checkpoint",
+__all__ = ["Trainer", "evaluate", "accuracy", "confusion_matrix", "save_checkpoint",
            "load_checkpoint", "write_report", "TrainingDiverged"]
 
 
@@ -37,12 +38,6 @@ def confusion_matrix(pred: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndar
     counts = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(counts, (np.asarray(y), np.asarray(pred)), 1)
     return counts
-
-
-def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    """The shuffled sample order of one epoch: a function of (seed, epoch) only, so a run
-    resumed from a checkpoint sees exactly the batches it would have seen."""
-    return np.random.default_rng([seed, epoch]).permutation(n)
 
 
 def evaluate(model: nn.Module, x, y, batch_size: int = 1000, n_classes: int = 10) -> dict:
@@ -72,36 +67,24 @@ class Trainer:
     def __init__(self, model: nn.Module, optimizer: optim.Optimizer, x_train, y_train,
                  x_test=None, y_test=None, batch_size: int = 100, seed: int = 0,
                  schedule=None, n_classes: int = 10, augment=None):
-        if len(x_train) != len(y_train):
-            raise ValueError(f"Trainer: x_train has {len(x_train)} samples, y_train "
-                             f"{len(y_train)}")
-        if not 1 <= batch_size <= len(x_train):
-            raise ValueError(f"Trainer: batch_size must be in [1, {len(x_train)}], got "
-                             f"{batch_size}")
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
-        self.x_train, self.y_train = np.asarray(x_train), np.asarray(y_train)
+        self.loader = DataLoader(x_train, y_train, batch_size, seed=seed)
         self.x_test, self.y_test = x_test, y_test
         self.batch_size, self.seed, self.n_classes = batch_size, seed, n_classes
         self.augment = augment
         self.step = 0
-        self._order_epoch = None  # which epoch's shuffled order self._order holds
         self.history: list[dict] = []
         self.seconds = 0.0
 
     @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.x_train) / self.batch_size)
+        return len(self.loader)
 
     def _batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        epoch, i = divmod(step, self.steps_per_epoch)
-        if self._order_epoch != epoch:
-            self._order, self._order_epoch = epoch_order(len(self.x_train), self.seed, epoch), \
-                epoch
-        rows = self._order[i * self.batch_size:(i + 1) * self.batch_size]
-        x = self.x_train[rows]
+        x, y = self.loader.batch(step)  # the same batches at a given step, resumed or not
         if self.augment is not None:
             x = self.augment(x, np.random.default_rng([self.seed, step, 1]))
-        return x, self.y_train[rows]
+        return x, y
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """One optimizer step on a batch; returns (loss, accuracy) on that batch."""
