@@ -453,7 +453,7 @@ class Tensor:
         return OPS["gather"].apply(self, index=index, axis=_axis(axis, self.ndim, "gather"))
 
     def __getitem__(self, index) -> Tensor:
-        return OPS["getitem"].apply(self, index=_normalize_index(index, self.shape))
+        return OPS["getitem"].apply(self, index=_normalize_index(index))
 
     def cast(self, dtype) -> Tensor:
         dtype = np.dtype(dtype)
@@ -527,7 +527,7 @@ def _count(shape: tuple, axis) -> int:
     return math.prod(shape[_axis(a, len(shape), "reduce")] for a in axes)
 
 
-def _normalize_index(index, shape) -> Any:
+def _normalize_index(index) -> Any:
     """Tensors and lists in an index become integer arrays (a float Tensor of whole numbers
     counts: Tensor([0, 2]) is float); bool masks become their nonzeros."""
     if not isinstance(index, tuple):
