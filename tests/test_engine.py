@@ -273,6 +273,22 @@ def test_matmul_vector_and_batched_forms():
         Tensor(np.ones((2, 3))) @ Tensor(np.ones((2, 3)))
 
 
+def test_wide_float32_gradient_product_is_computed_transposed_and_stays_exact():
+    """ops._product computes a large, wide float32 gradient as (b^T @ a^T)^T (faster on
+    OpenBLAS's sgemm); its values must be those of the plain product, first and second order."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((16, 64)), rng.standard_normal((64, 2048))  # like conv1d's w, cols
+    g = rng.standard_normal((16, 2048))
+    x32, y32 = (Tensor(v.astype(np.float32), requires_grad=True) for v in (a, b))
+    (x32 @ y32).backward(g.astype(np.float32))
+    assert x32.grad.flags.f_contiguous and not x32.grad.flags.c_contiguous  # took the wide path
+    np.testing.assert_allclose(x32.grad, g @ b.T, rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(y32.grad, a.T @ g, rtol=2e-4, atol=2e-4)
+    gx, = tg.grad(x32 @ y32, [x32], Tensor(g.astype(np.float32)), create_graph=True)
+    gg, = tg.grad((gx * gx).sum(), [y32])  # through the transposed product's own graph
+    np.testing.assert_allclose(gg.data, 2 * (g @ b.T).T @ g, rtol=2e-4, atol=2e-2)
+
+
 def test_indexing_basic_and_integer_arrays():
     v = np.arange(24.0).reshape(2, 3, 4)
     x = Tensor(v, requires_grad=True)

@@ -6,7 +6,6 @@ inside `scope(...)`, so a drawing of the graph can show it as one box (tg.draw(c
 """
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np
@@ -131,23 +130,25 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
             raise ValueError(f"conv1d: b must have shape ({c_out},) for w {w.shape}, got {b.shape}")
     left, right = _conv_padding(padding, k, stride, dilation, op)
     l_out = _out_len(length, left + right, k, stride, dilation, op)
+    n = x.shape[0] if x.ndim == 3 else 1
     with scope("conv1d", stride=stride, padding=padding, dilation=dilation, groups=groups):
-        if single:
-            x, w = x.reshape(1, length), w.reshape(1, 1, k)  # (L,) -> (1, L); (K,) -> (1, 1, K)
-        batch = x.shape[:-2]  # (N,) or () for an unbatched (C, L)
         # Batch last: each gathered sample is a contiguous run of N values, the weight is used
-        # as stored, and the contraction is one (C_out, C*K) @ (C*K, L_out*N) BLAS call.
-        pads = ((0, 0), (left, right)) + ((0, 0),) * len(batch)
-        xt = _batch_last(x).pad(pads)  # (N, C, L) -> (C, Lp, N)
+        # as stored, and the contraction is one (C_out, C*K) @ (C*K, L_out*N) BLAS call. One
+        # sample is already in that order: no transposes, fewer nodes (what small inputs cost).
+        xt, axis = (_batch_last(x), 1) if n != 1 else (x, x.ndim - 1)  # -> (C, L, N)
+        pads = ((0, 0),) * axis + ((left, right),) + ((0, 0),) * (xt.ndim - axis - 1)
         taps = _taps(l_out, k, stride, dilation)  # (K, L_out): [k, i] = i*stride + k*dil
-        cols = xt.gather(taps, axis=1)  # -> (C, K, L_out, N)
-        cols = cols.reshape(groups, c_g * k, l_out * math.prod(batch))  # -> (G, C_g*K, L_out*N)
-        wm = w.reshape(groups, c_out // groups, c_g * k)  # (C_out, C_g, K) -> (G, C_out/G, C_g*K)
-        out = wm @ cols  # -> (G, C_out/G, L_out*N)
+        cols = xt.pad(pads).gather(taps, axis=axis)  # (C, Lp, N) -> (C, K, L_out, N)
+        grp = (groups,) if groups > 1 else ()  # a G axis of 1 costs numpy's batched loop
+        cols = cols.reshape(grp + (c_g * k, l_out * n))  # -> ([G,] C_g*K, L_out*N)
+        wm = w.reshape(grp + (c_out // groups, c_g * k))  # (C_out, C_g, K) -> ([G,] C_out/G, C_g*K)
+        out = wm @ cols  # -> ([G,] C_out/G, L_out*N)
         if b is not None:  # here its gradient is a sum along contiguous rows
-            out = out + b.reshape(groups, c_out // groups, 1)
-        out = _batch_first(out.reshape((c_out, l_out) + batch))  # -> (N, C_out, L_out), a view
-        return out.reshape(l_out) if single else out
+            out = out + b.reshape(grp + (c_out // groups, 1))
+        if n != 1:  # -> (C_out, L_out, N) -> (N, C_out, L_out), a view
+            return out.reshape(c_out, l_out, n).transpose(2, 0, 1)
+        # -> (L_out,) for the seed's form, (C_out, L_out) unbatched, (1, C_out, L_out)
+        return out.reshape((l_out,) if single else x.shape[:-2] + (c_out, l_out))
 
 
 # ================================================================== pooling
@@ -188,7 +189,7 @@ def max_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
         windows = xp.gather(_taps(l_out, k, s, d), axis=1)  # (C, Lp, N) -> (C, K, L_out, N)
         pick = _first_max(windows.data)  # one-hot over K: the first maximum, as torch
         out = OPS["where"].apply(const(pick), windows, 0.0).sum(axis=1)  # -> (C, L_out, N)
-        return _batch_first(out)  # -> (N, C, L_out)
+        return _batch_last(out, back=True)  # -> (N, C, L_out)
 
 
 def _first_max(w: np.ndarray) -> np.ndarray:
@@ -204,14 +205,9 @@ def _first_max(w: np.ndarray) -> np.ndarray:
     return np.arange(w.shape[1]).reshape((1, -1) + (1,) * (w.ndim - 2)) == best[:, None]
 
 
-def _batch_last(x: Tensor) -> Tensor:
-    """(N, C, L) -> (C, L, N), conv1d's working layout ((C, L) stays)."""
-    return x.transpose(1, 2, 0) if x.ndim == 3 else x
-
-
-def _batch_first(x: Tensor) -> Tensor:
-    """(C, L, N) -> (N, C, L): the inverse of _batch_last, a view."""
-    return x.transpose(2, 0, 1) if x.ndim == 3 else x
+def _batch_last(x: Tensor, back: bool = False) -> Tensor:
+    """(N, C, L) -> (C, L, N), the windows' working layout, or back; a view ((C, L) stays)."""
+    return x.transpose((2, 0, 1) if back else (1, 2, 0)) if x.ndim == 3 else x
 
 
 def avg_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
@@ -227,7 +223,7 @@ def avg_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
         xp = _batch_last(x).pad(pads)  # (N, C, L) -> (C, Lp, N)
         taps = _taps(l_out, k, s, 1)  # (K, L_out)
         total = xp.gather(taps, axis=1).sum(axis=1)  # (C, K, L_out, N) -> (C, L_out, N)
-        total = _batch_first(total)  # -> (N, C, L_out)
+        total = _batch_last(total, back=True)  # -> (N, C, L_out)
         lo, hi = (0, x.shape[-1] + 2 * p) if count_include_pad else (p, x.shape[-1] + p)
         count = ((taps >= lo) & (taps < hi)).sum(axis=0)  # samples each window averages
         return total / k if (count == k).all() else total / count.astype(x.dtype)

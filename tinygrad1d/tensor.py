@@ -11,7 +11,6 @@ import math
 import numbers
 import weakref
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -82,24 +81,20 @@ def is_grad_enabled() -> bool:
     return _State.grad_enabled
 
 
-class Scope:
-    """A composite call (conv1d, softmax, ...) that nodes created inside it remember."""
+class scope:
+    """Context manager: every node recorded inside keeps this composite call (its name and
+    parameters, and the call it runs in) as its .scope, so drawings can collapse it."""
 
     __slots__ = ("name", "params", "parent")
 
-    def __init__(self, name: str, params: dict, parent: Scope | None):
-        self.name, self.params, self.parent = name, params, parent
+    def __init__(self, name: str, **params):
+        self.name, self.params, self.parent = name, params, None
 
+    def __enter__(self):
+        self.parent, _State.scope = _State.scope, self
 
-@contextmanager
-def scope(name: str, **params):
-    """Tag every node recorded inside with a composite's name, so drawings can collapse it."""
-    parent = _State.scope
-    _State.scope = Scope(name, params, parent)
-    try:
-        yield
-    finally:
-        _State.scope = parent
+    def __exit__(self, *exc):
+        _State.scope = self.parent
 
 
 class BackwardError(ValueError, RuntimeError):
