@@ -584,10 +584,8 @@ def _topo(roots: Iterable[Tensor]) -> list[Tensor]:
 
 
 def _fit(g: Tensor, x: Tensor, ctx) -> Tensor:
-    """The one place gradients are made to match their input: dtype, then broadcast sums."""
+    """Make a gradient whose shape or dtype differs from its input's match: dtype, then sums."""
     gd, xd = g.data, x.data
-    if gd.shape == xd.shape and gd.dtype == xd.dtype:  # the common case, first
-        return g
     if gd.dtype != xd.dtype:
         g = g.cast(xd.dtype)
         if gd.shape == xd.shape:
@@ -599,7 +597,7 @@ def _fit(g: Tensor, x: Tensor, ctx) -> Tensor:
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(x.shape)
                                       if n == 1 and g.shape[i + lead] != 1)
     g = OPS["sum"].apply(g, axis=axes, keepdims=True)
-    return OPS["reshape"].apply(g, shape=x.shape)
+    return g if g.shape == x.shape else OPS["reshape"].apply(g, shape=x.shape)
 
 
 def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
@@ -636,7 +634,8 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
             for x, gx in zip(ctx.inputs, gs if type(gs) is tuple else (gs,)):
                 if gx is None or not x.requires_grad:
                     continue
-                gx = _fit(gx, x, ctx)
+                if gx.data.shape != x.data.shape or gx.data.dtype != x.data.dtype:
+                    gx = _fit(gx, x, ctx)
                 k = id(x)
                 prev = grads.get(k)
                 grads[k] = gx if prev is None else prev + gx
