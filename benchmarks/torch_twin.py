@@ -1,7 +1,7 @@
 """Train the same MNIST-1D model in tinygrad1d and in PyTorch, seed by seed, and compare.
 
 Same data (tinygrad1d.data.load_mnist1d), same architecture, same initial weights (copied
-from the tinygrad1d model into the torch one), same batch order (data.epoch_order), same
+from the tinygrad1d model into the torch one), same batches (a DataLoader with the seed), same
 optimizer and schedule; only the arithmetic library differs. Prints test accuracy per seed and
 the mean and spread.
 
@@ -19,7 +19,7 @@ from torch import nn as tnn
 
 import tinygrad1d as tg
 from tinygrad1d import data, models, optim
-from tinygrad1d.data import epoch_order
+from tinygrad1d.data import DataLoader
 from tinygrad1d.train import Trainer
 
 
@@ -69,16 +69,12 @@ def run(preset_name: str, seed: int, steps: int | None) -> tuple[float, float, f
     topt = torch.optim.Adam(twin.parameters(), lr=r["lr"])
     tsched = torch.optim.lr_scheduler.CosineAnnealingLR(topt, steps) \
         if r.get("schedule") == "cosine" else None
-    X, Y = torch.from_numpy(x), torch.from_numpy(y)
-    per_epoch = -(-len(x) // r["batch_size"])
+    batches = DataLoader(x, y, r["batch_size"], seed=seed)  # the batches our Trainer saw
     t0 = time.perf_counter()
     twin.train()
     for step in range(steps):
-        epoch, i = divmod(step, per_epoch)
-        if i == 0:
-            order = torch.from_numpy(epoch_order(len(x), seed, epoch))
-        rows = order[i * r["batch_size"]:(i + 1) * r["batch_size"]]
-        loss = tnn.functional.cross_entropy(twin(X[rows]), Y[rows])
+        xb, yb = (torch.from_numpy(a) for a in batches.batch(step))
+        loss = tnn.functional.cross_entropy(twin(xb), yb)
         topt.zero_grad()
         loss.backward()
         topt.step()
