@@ -55,6 +55,7 @@ def run(preset_name: str, seed: int, steps: int | None) -> tuple[float, float, f
     r = preset.recipe
     steps = steps or r["steps"]
     tg.manual_seed(seed)
+    torch.manual_seed(seed)  # torch's own dropout masks: reproducible, though not ours
     model = preset.build()
     twin = torch_twin(model)
 

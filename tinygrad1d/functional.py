@@ -135,10 +135,10 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
         # Batch last: each gathered sample is a contiguous run of N values, the weight is used
         # as stored, and the contraction is one (C_out, C*K) @ (C*K, L_out*N) BLAS call. One
         # sample is already in that order: no transposes, fewer nodes (what small inputs cost).
-        xt, axis = (_batch_last(x), 1) if n != 1 else (x, x.ndim - 1)  # -> (C, L, N)
+        xt, axis = (_batch_last(x), 1) if n != 1 else (x, x.ndim - 1)  # -> (C, L, N) or as is
         pads = ((0, 0),) * axis + ((left, right),) + ((0, 0),) * (xt.ndim - axis - 1)
         taps = _taps(l_out, k, stride, dilation)  # (K, L_out): [k, i] = i*stride + k*dil
-        cols = xt.pad(pads).gather(taps, axis=axis)  # (C, Lp, N) -> (C, K, L_out, N)
+        cols = xt.pad(pads).gather(taps, axis=axis)  # -> (C, K, L_out, N) or ([1,] C, K, L_out)
         grp = (groups,) if groups > 1 else ()  # a G axis of 1 costs numpy's batched loop
         cols = cols.reshape(grp + (c_g * k, l_out * n))  # -> ([G,] C_g*K, L_out*N)
         wm = w.reshape(grp + (c_out // groups, c_g * k))  # (C_out, C_g, K) -> ([G,] C_out/G, C_g*K)
