@@ -175,7 +175,7 @@ def _lines(roots, show_data, show_grad, collapse, rankdir, legend, max_nodes, wh
     auto = not collapse and max_nodes is not None and n_ops > max_nodes
     collapse = auto or bool(collapse)
     uses: dict[int, int] = {}  # how many op inputs each tensor feeds: its gradient's terms
-    group: dict[int, object] = {}  # id(op node) -> outermost Scope: one box per composite call
+    group: dict[int, object] = {}  # id(op node) -> outermost scope: one box per composite call
     for t in order:
         if t._ctx is not None:
             for x in t._ctx.inputs:
