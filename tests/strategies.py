@@ -8,6 +8,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tinygrad1d.ops import Windows
+
 DIM = st.integers(1, 4)
 
 
@@ -130,13 +132,24 @@ def _param(draw, kind, shape, params, rng):
         return draw(getitem_index(shape))
     if kind == "axis":
         return draw(st.integers(0, len(shape) - 1))
-    if kind == "take_index":
+    if kind == "take_index":  # an integer array, or sliding windows over that axis
         n = shape[params["axis"]]
-        ishape = draw(shapes(0, 2))
-        return rng.integers(-n, n, ishape)
+        if draw(st.booleans()):
+            return draw(windows(n))
+        return rng.integers(-n, n, draw(shapes(0, 2)))
     if kind == "float_dtype":
         return np.dtype(np.float64)  # float32 would defeat float64 central differences
     raise AssertionError(f"unknown parameter hint {kind!r}")
+
+
+@st.composite
+def windows(draw, length):
+    """A Windows geometry over `length` samples (with padding, stride, dilation)."""
+    left, right = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    dilation = draw(st.integers(1, 3))
+    longest = (length + left + right - 1) // dilation + 1  # the widest kernel that fits
+    k = draw(st.integers(1, min(longest, 4)))
+    return Windows(length, k, draw(st.integers(1, 3)), dilation, (left, right))
 
 
 @st.composite
@@ -155,13 +168,12 @@ def op_case(draw, op):
         shps = [draw(shapes(min_dims=1 if needs_axis else 0))]
     elif kind == "scatter":  # x has shape pre + index.shape + post; out has `size` at `axis`
         pre, post = draw(shapes(0, 1)), draw(shapes(0, 1))
-        if draw(st.booleans()):  # a sliding-window index, the conv1d fast path
-            n, k, s, d = (draw(st.integers(1, 3)) for _ in range(4))
-            start = draw(st.integers(0, 2))
-            index = start + s * np.arange(n)[:, None] + d * np.arange(k)
+        if draw(st.booleans()):  # sliding windows, the conv1d fast path
+            index = draw(windows(draw(st.integers(1, 6))))
+            size = index.length
         else:
             index = rng.integers(0, 4, draw(shapes(1, 2)))
-        size = int(index.max()) + 1 + draw(st.integers(0, 2))
+            size = int(index.max()) + 1 + draw(st.integers(0, 2))
         params = {"index": index, "axis": len(pre), "size": size}
         shps = [pre + index.shape + post]
     elif kind == "index_scatter":  # scatter into `shape` at a getitem index

@@ -704,3 +704,108 @@ def test_max_pool1d_picks_the_first_maximum_and_propagates_nan_as_torch():
     np.testing.assert_array_equal(out.data, [[[np.nan, 3.0, 5.0, 1.0]]])
     out.sum().backward()
     np.testing.assert_array_equal(x.grad, [[[0, 1, 1, 0, 1, 0, 0, 1]]])  # ties: the first
+
+
+# ================================================================== window geometry
+
+
+def test_windows_materialise_the_seed_index_and_its_padding():
+    win = F.windows(4, 3)  # the seed: x = [1, 2, 3, 4], K = 3
+    assert win.shape == (3, 2) and win.n_out == 2
+    np.testing.assert_array_equal(win.index().T, F.window_index(2, 3))
+    padded = F.windows(5, 3, stride=2, dilation=1, padding=(1, 1))  # padded length 7
+    np.testing.assert_array_equal(padded.index(), [[0, 2, 4], [1, 3, 5], [2, 4, 6]])
+    # tap k, windows i0..i1-1 read the signal itself from position p on
+    assert padded.spans == ((1, 3, 1), (0, 3, 0), (0, 2, 1))
+    assert not padded.index().flags.writeable  # cached, shared by every call
+
+
+@given(length=st.integers(1, 9), k=st.integers(1, 4), s=st.integers(1, 3), d=st.integers(1, 3),
+       left=st.integers(0, 3), right=st.integers(0, 3), big=st.booleans())
+def test_gather_and_scatter_with_windows_equal_the_index_array_path(length, k, s, d, left,
+                                                                    right, big):
+    """Both paths (a loop over the taps for big inputs, np.take on the index for small ones)
+    equal numpy on the padded signal with the materialised index, forward and adjoint."""
+    assume(length + left + right >= d * (k - 1) + 1)
+    win = tg.ops.Windows(length, k, s, d, (left, right))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, length, 700 if big else 2))  # 700 * 3 * L: the tap loop
+    padded = np.pad(x, ((0, 0), (left, right), (0, 0)), constant_values=-7.0)
+    got = Tensor(x).gather(win, axis=1, value=-7.0).data
+    np.testing.assert_array_equal(got, np.take(padded, win.index(), axis=1))
+    g = rng.standard_normal(got.shape)
+    want = np.zeros(padded.shape)
+    np.add.at(want, (slice(None), win.index()), g)
+    out = tg.OPS["scatter_add"].apply(Tensor(g), index=win, axis=1, size=length).data
+    np.testing.assert_allclose(out, want[:, left:left + length], rtol=1e-12, atol=1e-12)
+
+
+def test_windows_that_do_not_fit_are_refused():
+    with pytest.raises(ValueError, match="kernel_size=4.*length=2"):
+        tg.ops.Windows(2, 4)
+    with pytest.raises(ValueError, match="gather.*does not fit axis 1"):
+        Tensor(np.ones((2, 5))).gather(F.windows(4, 2), axis=1)
+    with pytest.raises(ValueError, match="scatter_add.*size 6"):
+        tg.OPS["scatter_add"].apply(Tensor(np.ones((2, 3))), index=F.windows(4, 2), axis=0,
+                                    size=6)
+
+
+def test_the_seed_conv1d_records_three_nodes_and_padding_records_none():
+    x, w, b = leaf(SEED_X), leaf(SEED_W), leaf(SEED_B)
+    out = F.conv1d(x, w, b)
+    assert [type(t._ctx).name for t in tg.tensor.walk([out]) if t._ctx] == \
+        ["gather", "matmul", "add"]
+    padded = F.conv1d(leaf(np.ones((2, 3, 8))), leaf(np.ones((4, 3, 3))), padding=2)
+    names = [type(t._ctx).name for t in tg.tensor.walk([padded]) if t._ctx]
+    assert "pad" not in names and names.count("gather") == 1
+
+
+# ================================================================== configurations that refuse
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: F.conv1d(np.ones((1, 1, 0)), np.ones((1, 1, 3))), ["conv1d", "length"]),
+    (lambda: F.conv1d(np.ones((1, 1, 5)), np.ones((1, 1, 0))), ["conv1d", "kernel_size", "0"]),
+    (lambda: F.conv1d(np.ones(0), np.ones(3)), ["conv1d"]),
+    (lambda: F.conv1d(np.ones((1, 0, 5)), np.ones((1, 0, 3))), ["conv1d", "channel"]),
+    (lambda: F.max_pool1d(np.ones((1, 1, 0)), 2), ["max_pool1d", "(1, 1, 0)"]),
+    (lambda: F.avg_pool1d(np.ones((1, 1, 0)), 2), ["avg_pool1d", "(1, 1, 0)"]),
+    (lambda: F.max_pool1d(np.ones((1, 1, 4)), 0), ["max_pool1d", "kernel_size", "0"]),
+])
+def test_empty_inputs_and_kernels_refuse(call, words):
+    with pytest.raises(ValueError) as e:
+        call()
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: tg.nn.Conv1d(1, 1, 0), ["Conv1d", "kernel_size", "0"]),
+    (lambda: tg.nn.Conv1d(1, 1, -1), ["Conv1d", "kernel_size", "-1"]),
+    (lambda: tg.nn.Conv1d(2, 2, 3, groups=-1), ["Conv1d", "groups", "-1"]),
+    (lambda: tg.nn.Conv1d(2, 2, 3, groups=0), ["Conv1d", "groups", "0"]),
+    (lambda: tg.nn.Conv1d(2, 2, 3, groups=3), ["Conv1d", "groups=3"]),
+    (lambda: tg.nn.Conv1d(1, 1, 3, stride=0), ["Conv1d", "stride", "0"]),
+    (lambda: tg.nn.Conv1d(1, 1, 3, dilation=-2), ["Conv1d", "dilation", "-2"]),
+    (lambda: tg.nn.Conv1d(1, 1, 3, padding=-1), ["Conv1d", "padding", "-1"]),
+    (lambda: tg.nn.Conv1d(0, 1, 3), ["Conv1d", "in_channels", "0"]),
+    (lambda: tg.nn.Conv1d(1, -4, 3), ["Conv1d", "out_channels", "-4"]),
+    (lambda: tg.nn.MaxPool1d(0), ["MaxPool1d", "kernel_size", "0"]),
+    (lambda: tg.nn.MaxPool1d(2, stride=-1), ["MaxPool1d", "stride", "-1"]),
+    (lambda: tg.nn.MaxPool1d(2, dilation=0), ["MaxPool1d", "dilation", "0"]),
+    (lambda: tg.nn.MaxPool1d(2, padding=-1), ["MaxPool1d", "padding", "-1"]),
+    (lambda: tg.nn.AvgPool1d(-3), ["AvgPool1d", "kernel_size", "-3"]),
+    (lambda: tg.nn.AvgPool1d(2, 0), ["AvgPool1d", "stride", "0"]),
+    (lambda: tg.nn.AvgPool1d(3, padding=2), ["AvgPool1d", "padding=2"]),
+])
+def test_layer_constructors_refuse_bad_sizes(make, words):
+    with pytest.raises(ValueError) as e:
+        make()
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+
+
+def test_max_pool1d_layer_takes_dilation_in_torchs_position():
+    x = leaf(np.arange(8.0).reshape(1, 1, 8))
+    np.testing.assert_array_equal(tg.nn.MaxPool1d(2, 2, 0, 2)(x).data,
+                                  F.max_pool1d(x, 2, 2, 0, dilation=2).data)

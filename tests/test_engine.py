@@ -372,3 +372,54 @@ def test_large_sliding_window_gather_takes_the_strided_copy_path_and_matches_tak
         want = np.zeros_like(x.data)
         np.add.at(want, (slice(None), index), g)
         np.testing.assert_allclose(x.grad, want, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ one front door per op
+
+
+def test_matmul_method_and_operator_are_one_door_with_1d_operands():
+    rng = np.random.default_rng(0)
+    a, v = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    b = rng.standard_normal((2, 4, 5))
+    for x, y in [(a, v), (v, a.T), (v, v), (b.transpose(0, 2, 1), rng.standard_normal(4)),
+                 (rng.standard_normal(4), b)]:
+        tx, ty = Tensor(x, requires_grad=True), Tensor(y, requires_grad=True)
+        np.testing.assert_allclose(tx.matmul(ty).data, x @ y)
+        np.testing.assert_allclose((tx @ ty).data, x @ y)
+        assert tg.gradcheck(lambda p, q: p @ q, [x, y])
+        assert tg.gradgradcheck(lambda p, q: p @ q, [x, y])
+
+
+def test_reductions_take_positional_axes_ints_and_tuples():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4))
+    np.testing.assert_array_equal(x.sum(1).data, x.data.sum(1))
+    np.testing.assert_array_equal(x.sum((0, -1)).data, x.data.sum((0, 2)))
+    np.testing.assert_array_equal(x.max(1).data, x.data.max(1))
+    np.testing.assert_array_equal(x.mean(-1, True).data, x.data.mean(-1, keepdims=True))
+    with pytest.raises(ValueError, match="sum: axis 3 is out of range"):
+        x.sum(3)
+    with pytest.raises(ValueError, match="sum: axis .* repeats"):
+        x.sum((1, -2))
+    with pytest.raises(TypeError, match="sum: axis must be an int, got 1.5"):
+        x.sum(axis=1.5)
+
+
+def test_shapes_given_as_floats_are_refused_naming_the_op():
+    x = Tensor(np.ones(6))
+    with pytest.raises(TypeError, match=r"reshape: sizes must be ints, got \(3.0, 2.0\)"):
+        x.reshape(3.0, 2.0)
+    assert x.reshape((3, 2)).shape == x.reshape([3, 2]).shape == x.reshape(3, 2).shape
+
+
+def test_register_attaches_every_op_and_refuses_a_taken_name():
+    for name in tg.OPS:
+        assert getattr(Tensor, name).__name__ == name, name
+    with pytest.raises(ValueError, match="'reshape' is already taken"):
+        @tg.tensor.register("reshape")
+        class Again(tg.Function):
+            pass
+    with pytest.raises(ValueError, match="'numpy' is already taken"):
+        @tg.tensor.register("numpy")
+        class Shadow(tg.Function):
+            pass
+    assert "numpy" not in tg.OPS

@@ -9,13 +9,17 @@ from strategies import op_case
 
 import tinygrad1d as tg
 from tinygrad1d import OPS, Tensor
+from tinygrad1d.ops import Windows
 
 
 # Ops whose hints give no numpy reference: their forward is checked against these instead.
 def _scatter_ref(x, index, axis, size):
-    out = np.zeros(x.shape[:axis] + (size,) + x.shape[axis + index.ndim:])
-    np.add.at(out, (slice(None),) * axis + (index,), x)
-    return out
+    """np.add.at; for Windows, into the padded signal, then the padding is cut away."""
+    left, right = index.padding if isinstance(index, Windows) else (0, 0)
+    out = np.zeros(x.shape[:axis] + (left + size + right,) + x.shape[axis + index.ndim:])
+    idx = index.index() if isinstance(index, Windows) else index
+    np.add.at(out, (slice(None),) * axis + (idx,), x)
+    return out[(slice(None),) * axis + (slice(left, left + size),)]
 
 
 def _index_scatter_ref(x, index, shape):

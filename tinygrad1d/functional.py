@@ -6,12 +6,13 @@ inside `scope(...)`, so a drawing of the graph can show it as one box (tg.draw(c
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
 
-from .ops import const
-from .tensor import OPS, Tensor, _lift, default_rng, scope
+from .ops import Windows, const
+from .tensor import OPS, Tensor, _lift, default_rng, normalize_axes, normalize_axis, scope
 
 __all__ = ["conv_output_size", "conv1d", "max_pool1d", "avg_pool1d", "global_avg_pool1d",
            "linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
@@ -38,6 +39,35 @@ def _int(v, op: str, name: str, lo: int) -> int:
 # ================================================================== convolution
 
 
+def conv_args(op: str, kernel_size, stride=1, padding=0, dilation=1, groups=1) -> tuple:
+    """The checked (kernel_size, stride, (left, right) padding, dilation, groups) of a
+    convolution, as F.conv1d and nn.Conv1d both take them: a ValueError or TypeError that
+    names `op`, the argument and its value for anything PyTorch would refuse."""
+    k = _int(kernel_size, op, "kernel_size", 1)
+    stride, dilation = _int(stride, op, "stride", 1), _int(dilation, op, "dilation", 1)
+    groups = _int(groups, op, "groups", 1)
+    return k, stride, _conv_padding(padding, k, stride, dilation, op), dilation, groups
+
+
+def pool_args(op: str, kernel_size, stride=None, padding=0, dilation=1) -> tuple:
+    """The checked (kernel_size, stride, padding, dilation) of a pool; stride defaults to
+    kernel_size, and padding may be at most half the kernel (PyTorch's rule)."""
+    k = _int(kernel_size, op, "kernel_size", 1)
+    s = k if stride is None else _int(stride, op, "stride", 1)
+    d, p = _int(dilation, op, "dilation", 1), _int(padding, op, "padding", 0)
+    if p > k // 2:
+        raise ValueError(f"{op}: padding={p} must be at most half of kernel_size={k}")
+    return k, s, p, d
+
+
+def dropout_p(p, op: str) -> float:
+    """A checked dropout probability in [0, 1]."""
+    number = isinstance(p, (int, float, np.floating, np.integer)) and not isinstance(p, bool)
+    if not number or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: p must be a probability in [0, 1], got {p!r}")
+    return float(p)
+
+
 def conv_output_size(n_in: int, kernel_size: int, stride: int = 1, padding: int = 0,
                      dilation: int = 1) -> int:
     """Output length of a convolution or pooling window:
@@ -58,23 +88,25 @@ def _out_len(n_in: int, total_pad: int, k: int, stride: int, dilation: int, op: 
     return (n_in + total_pad - span) // stride + 1
 
 
-@lru_cache(maxsize=256)
 def window_index(n_out: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> np.ndarray:
     """The gather index of sliding windows: index[i, k] = i*stride + k*dilation, (n_out, K).
 
     For the seed's x = [1, 2, 3, 4], K = 3: [[0, 1, 2], [1, 2, 3]], and x[index] holds the
-    two windows [1, 2, 3] and [2, 3, 4]."""
-    idx = stride * np.arange(n_out)[:, None] + dilation * np.arange(kernel_size)
-    idx.setflags(write=False)  # cached and shared between calls
-    return idx
+    two windows [1, 2, 3] and [2, 3, 4]. conv1d and the pools gather with the same numbers,
+    taps first, as a `Windows` object (`windows(...)`), whose index() is this array's .T."""
+    op = "window_index"
+    n_out, kernel_size = _int(n_out, op, "n_out", 1), _int(kernel_size, op, "kernel_size", 1)
+    stride, dilation = _int(stride, op, "stride", 1), _int(dilation, op, "dilation", 1)
+    length = (n_out - 1) * stride + dilation * (kernel_size - 1) + 1
+    return windows(length, kernel_size, stride, dilation).index().T
 
 
 @lru_cache(maxsize=256)
-def _taps(n_out: int, kernel_size: int, stride: int, dilation: int) -> np.ndarray:
-    """window_index transposed to (K, n_out): the layout conv1d and the pools gather with."""
-    idx = np.ascontiguousarray(window_index(n_out, kernel_size, stride, dilation).T)
-    idx.setflags(write=False)
-    return idx
+def windows(length: int, kernel_size: int, stride: int = 1, dilation: int = 1,
+            padding: tuple[int, int] = (0, 0)) -> Windows:
+    """The Windows geometry over a signal of `length` samples, cached: a training loop asks for
+    the same few on every step, and each keeps its index once materialised."""
+    return Windows(length, kernel_size, stride, dilation, padding)
 
 
 def _conv_padding(padding, k: int, stride: int, dilation: int, op: str) -> tuple[int, int]:
@@ -98,27 +130,31 @@ def _conv_padding(padding, k: int, stride: int, dilation: int, op: str) -> tuple
 
 def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
            groups: int = 1) -> Tensor:
-    """1-D convolution (cross-correlation, as PyTorch) built as pad -> gather -> matmul -> bias.
+    """1-D convolution (cross-correlation, as PyTorch) built as gather -> matmul -> bias.
 
     x (N, C_in, L), w (C_out, C_in // groups, K), b (C_out,) -> (N, C_out, L_out); also
     unbatched x (C_in, L) -> (C_out, L_out), and the single-channel x (L,), w (K,), b (1,) or a
-    scalar -> (L_out,). out[n, o, i] = sum_{c, k} x[n, c, i*stride + k*dilation] w[o, c, k] + b[o].
+    scalar -> (L_out,). out[n, o, i] = sum_{c, k} x[n, c, i*stride + k*dilation] w[o, c, k] + b[o]
+    over the zero-padded x.
 
-    The windows are gathered with one integer index array (window_index), so every x value is
-    read by up to K windows and every weight by every window; the gather's scatter-add gradient
-    and the matmul's sums are where those shared uses add up. No backward of its own."""
+    The windows are gathered with one index (a `Windows` geometry: index[k, i] = i*stride +
+    k*dilation into the padded signal), so every x value is read by up to K windows and every
+    weight by every window; the gather's scatter-add gradient and the matmul's sums are where
+    those shared uses add up. No backward of its own."""
     op = "conv1d"
     x, w = _t(x, op, "x"), _t(w, op, "w")
-    stride, dilation = _int(stride, op, "stride", 1), _int(dilation, op, "dilation", 1)
-    groups = _int(groups, op, "groups", 1)
     single = x.ndim == 1  # the seed's SimpleConv1d case: one channel, one signal
     if single and w.ndim != 1:
         raise ValueError(f"conv1d: a 1-D input (L,) needs a 1-D weight (K,), got w {w.shape}")
     if not single and (x.ndim not in (2, 3) or w.ndim != 3):
         raise ValueError(f"conv1d: expected x (N, C_in, L) or (C_in, L) and w (C_out, "
                          f"C_in/groups, K), got x {x.shape} and w {w.shape}")
-    (c_in, length), (c_out, c_g, k) = (1, x.shape[0]) if single else x.shape[-2:], \
-        (1, 1, w.shape[0]) if single else w.shape
+    c_in, length = (1, x.shape[0]) if single else x.shape[-2:]
+    c_out, c_g, k = (1, 1, w.shape[0]) if single else w.shape
+    k, stride, pads, dilation, groups = conv_args(op, k, stride, padding, dilation, groups)
+    if min(length, c_out, c_g) < 1:
+        raise ValueError(f"conv1d: x {x.shape} and w {w.shape} must have a nonzero length and "
+                         "channel counts")
     if c_in % groups or c_out % groups:
         raise ValueError(f"conv1d: groups={groups} must divide C_in={c_in} and C_out={c_out}")
     if c_g * groups != c_in:
@@ -128,17 +164,18 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
         b = _t(b, op, "b")
         if b.shape != (c_out,) and not (single and b.size == 1):
             raise ValueError(f"conv1d: b must have shape ({c_out},) for w {w.shape}, got {b.shape}")
-    left, right = _conv_padding(padding, k, stride, dilation, op)
-    l_out = _out_len(length, left + right, k, stride, dilation, op)
-    n = x.shape[0] if x.ndim == 3 else 1
+    l_out = _out_len(length, sum(pads), k, stride, dilation, op)
+    win = windows(length, k, stride, dilation, pads)  # (K, L_out): [k, i] = i*stride + k*dil
     with scope("conv1d", stride=stride, padding=padding, dilation=dilation, groups=groups):
+        if single:  # (L,) -> (K, L_out); (K,) @ (K, L_out) -> (L_out,): three nodes in all
+            out = w @ x.gather(win, axis=0)
+            return out if b is None else out + b
         # Batch last: each gathered sample is a contiguous run of N values, the weight is used
         # as stored, and the contraction is one (C_out, C*K) @ (C*K, L_out*N) BLAS call. One
-        # sample is already in that order: no transposes, fewer nodes (what small inputs cost).
-        xt, axis = (_batch_last(x), 1) if n != 1 else (x, x.ndim - 1)  # -> (C, L, N) or as is
-        pads = ((0, 0),) * axis + ((left, right),) + ((0, 0),) * (xt.ndim - axis - 1)
-        taps = _taps(l_out, k, stride, dilation)  # (K, L_out): [k, i] = i*stride + k*dil
-        cols = xt.pad(pads).gather(taps, axis=axis)  # -> (C, K, L_out, N) or ([1,] C, K, L_out)
+        # sample is already in that order: no transposes.
+        n = x.shape[0] if x.ndim == 3 else 1
+        xt, axis = (x.transpose(1, 2, 0), 1) if n != 1 else (x, x.ndim - 1)  # -> (C, L, N)
+        cols = xt.gather(win, axis=axis)  # -> (C, K, L_out, N), or ([1,] C, K, L_out)
         grp = (groups,) if groups > 1 else ()  # a G axis of 1 costs numpy's batched loop
         cols = cols.reshape(grp + (c_g * k, l_out * n))  # -> ([G,] C_g*K, L_out*N)
         wm = w.reshape(grp + (c_out // groups, c_g * k))  # (C_out, C_g, K) -> ([G,] C_out/G, C_g*K)
@@ -147,30 +184,34 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
             out = out + b.reshape(grp + (c_out // groups, 1))
         if n != 1:  # -> (C_out, L_out, N) -> (N, C_out, L_out), a view
             return out.reshape(c_out, l_out, n).transpose(2, 0, 1)
-        # -> (L_out,) for the seed's form, (C_out, L_out) unbatched, (1, C_out, L_out)
-        return out.reshape((l_out,) if single else x.shape[:-2] + (c_out, l_out))
+        return out.reshape(x.shape[:-2] + (c_out, l_out))  # (C_out, L_out) or (1, C_out, L_out)
 
 
 # ================================================================== pooling
 
 
 def _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, op: str):
-    """Checked arguments, the output length and the extra right padding ceil_mode needs."""
+    """Checked arguments and the Windows geometry (with the extra right padding of ceil_mode)."""
     x = _t(x, op, "x")
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{op}: expected x (N, C, L) or (C, L), got shape {x.shape}")
-    k = _int(kernel_size, op, "kernel_size", 1)
-    s = k if stride is None else _int(stride, op, "stride", 1)
-    d = _int(dilation, op, "dilation", 1)
-    p = _int(padding, op, "padding", 0)
-    if p > k // 2:  # torch's rule, whatever the dilation
-        raise ValueError(f"{op}: padding={p} must be at most half of kernel_size={k}")
+    if x.ndim not in (2, 3) or x.shape[-1] == 0:
+        raise ValueError(f"{op}: expected x (N, C, L) or (C, L) with L >= 1, got shape {x.shape}")
+    k, s, p, d = pool_args(op, kernel_size, stride, padding, dilation)
     length = x.shape[-1]
     l_out = _out_len(length, 2 * p, k, s, d, op)
     if ceil_mode and (length + 2 * p - d * (k - 1) - 1) % s:  # one more, partial window...
         l_out += (l_out * s < length + p)  # ...if it starts inside the input or left padding
     extra = max(0, (l_out - 1) * s + d * (k - 1) + 1 - (length + 2 * p))
-    return x, k, s, p, d, l_out, extra
+    return x, windows(length, k, s, d, (p, p + extra))
+
+
+def _batch_last(x: Tensor) -> tuple[Tensor, int]:
+    """(N, C, L) -> (C, L, N), the windows' working layout (a view), and its length axis."""
+    return (x.transpose(1, 2, 0), 1) if x.ndim == 3 else (x, 1)
+
+
+def _batch_first(y: Tensor, like: Tensor) -> Tensor:
+    """Undo _batch_last on a result (C, L_out, N) -> (N, C, L_out)."""
+    return y.transpose(2, 0, 1) if like.ndim == 3 else y
 
 
 def max_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
@@ -181,15 +222,14 @@ def max_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
     data and kept by a one-hot selection: the gradient goes to that one element (the first of
     equal maxima, as torch), and an element that wins several overlapping windows receives
     the sum, through the gather's scatter-add."""
-    x, k, s, p, d, l_out, extra = _pool_args(x, kernel_size, stride, padding, dilation,
-                                             ceil_mode, "max_pool1d")
-    with scope("max_pool1d", kernel_size=k, stride=s, padding=p):
-        pads = ((0, 0), (p, p + extra)) + ((0, 0),) * (x.ndim - 2)
-        xp = _batch_last(x).pad(pads, value=-np.inf)  # (N, C, L) -> (C, Lp, N)
-        windows = xp.gather(_taps(l_out, k, s, d), axis=1)  # (C, Lp, N) -> (C, K, L_out, N)
-        pick = _first_max(windows.data)  # one-hot over K: the first maximum, as torch
-        out = OPS["where"].apply(const(pick), windows, 0.0).sum(axis=1)  # -> (C, L_out, N)
-        return _batch_last(out, back=True)  # -> (N, C, L_out)
+    x, win = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool1d")
+    with scope("max_pool1d", kernel_size=win.kernel_size, stride=win.stride,
+               padding=padding):
+        xt, axis = _batch_last(x)
+        cols = xt.gather(win, axis=axis, value=-np.inf)  # (C, L, N) -> (C, K, L_out, N)
+        pick = _first_max(cols.data)  # one-hot over K: the first maximum, as torch
+        out = OPS["where"].apply(const(pick), cols, 0.0).sum(axis=1)  # -> (C, L_out, N)
+        return _batch_first(out, x)
 
 
 def _first_max(w: np.ndarray) -> np.ndarray:
@@ -205,25 +245,19 @@ def _first_max(w: np.ndarray) -> np.ndarray:
     return np.arange(w.shape[1]).reshape((1, -1) + (1,) * (w.ndim - 2)) == best[:, None]
 
 
-def _batch_last(x: Tensor, back: bool = False) -> Tensor:
-    """(N, C, L) -> (C, L, N), the windows' working layout, or back; a view ((C, L) stays)."""
-    return x.transpose((2, 0, 1) if back else (1, 2, 0)) if x.ndim == 3 else x
-
-
 def avg_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
                ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
     """Mean over sliding windows: (N, C, L) -> (N, C, L_out); stride defaults to kernel_size.
 
     Padding is zeros, counted in the mean unless count_include_pad=False; a ceil_mode window
     running past the padding counts only what it covers (all as torch)."""
-    x, k, s, p, _, l_out, extra = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode,
-                                             "avg_pool1d")
-    with scope("avg_pool1d", kernel_size=k, stride=s, padding=p):
-        pads = ((0, 0), (p, p + extra)) + ((0, 0),) * (x.ndim - 2)
-        xp = _batch_last(x).pad(pads)  # (N, C, L) -> (C, Lp, N)
-        taps = _taps(l_out, k, s, 1)  # (K, L_out)
-        total = xp.gather(taps, axis=1).sum(axis=1)  # (C, K, L_out, N) -> (C, L_out, N)
-        total = _batch_last(total, back=True)  # -> (N, C, L_out)
+    x, win = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, "avg_pool1d")
+    k, p = win.kernel_size, win.padding[0]
+    with scope("avg_pool1d", kernel_size=k, stride=win.stride, padding=p):
+        xt, axis = _batch_last(x)
+        total = xt.gather(win, axis=axis).sum(axis=1)  # (C, K, L_out, N) -> (C, L_out, N)
+        total = _batch_first(total, x)  # -> (N, C, L_out)
+        taps = win.index()  # (K, L_out), positions in the padded signal
         lo, hi = (0, x.shape[-1] + 2 * p) if count_include_pad else (p, x.shape[-1] + p)
         count = ((taps >= lo) & (taps < hi)).sum(axis=0)  # samples each window averages
         return total / k if (count == k).all() else total / count.astype(x.dtype)
@@ -265,21 +299,86 @@ def tanh(x) -> Tensor:
 
 
 def softmax(x, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along axis, stable for large inputs."""
-    return _t(x, "softmax", "x").softmax(axis=axis)
+    """exp(x) / sum(exp(x)) along axis, shifted by the max for stability."""
+    x = _t(x, "softmax", "x")
+    axis = normalize_axis(axis, x.ndim, "softmax")
+    with scope("softmax", axis=axis):
+        e = (x - x.data.max(axis=axis, keepdims=True)).exp()  # constant shift, exact gradient
+        return e / e.sum(axis, keepdims=True)
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along axis, stable for large inputs."""
-    return _t(x, "log_softmax", "x").log_softmax(axis=axis)
+    x = _t(x, "log_softmax", "x")
+    axis = normalize_axis(axis, x.ndim, "log_softmax")
+    with scope("log_softmax", axis=axis):
+        z = x - x.data.max(axis=axis, keepdims=True)  # constant shift, exact gradient
+        return z - z.exp().sum(axis, keepdims=True).log()
+
+
+# ================================================================== small composites
+# Tensor methods too (attached at the end of this file): x.mean(), x.flatten(1), ...
+
+
+def sqrt(x) -> Tensor:
+    return _t(x, "sqrt", "x") ** 0.5
+
+
+def _count(shape: tuple, axes) -> int:
+    """How many elements a reduction over `axes` (normalised) combines."""
+    return math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
+
+
+def mean(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Mean over axis (None: all), numpy's spellings."""
+    x = _t(x, "mean", "x")
+    axes = normalize_axes(axis, x.ndim, "mean")
+    return x.sum(axes, keepdims) / max(_count(x.shape, axes), 1)
+
+
+def var(x, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
+    """Variance with Bessel's correction by default, as torch.var."""
+    x = _t(x, "var", "x")
+    axes = normalize_axes(axis, x.ndim, "var")
+    d = x - x.mean(axes, keepdims=True)
+    return (d * d).sum(axes, keepdims) / max(_count(x.shape, axes) - correction, 1)
+
+
+def amin(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Minimum over axis (also x.min()): the max of -x, so ties share the gradient evenly."""
+    return -(-_t(x, "amin", "x")).max(axis, keepdims)
+
+
+def flatten(x, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+    """Merge the axes start_axis..end_axis into one."""
+    x = _t(x, "flatten", "x")
+    if x.ndim == 0:
+        return x.reshape(1)
+    s, e = (normalize_axis(a, x.ndim, "flatten") for a in (start_axis, end_axis))
+    return x.reshape(x.shape[:s] + (-1,) + x.shape[e + 1:])
+
+
+def unsqueeze(x, axis: int) -> Tensor:
+    """Insert an axis of size 1 at `axis`."""
+    x = _t(x, "unsqueeze", "x")
+    axis = normalize_axis(axis, x.ndim + 1, "unsqueeze")
+    return x.reshape(x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def squeeze(x, axis=None) -> Tensor:
+    """Drop axes of size 1 (all of them, or the one named; another size is left alone)."""
+    x = _t(x, "squeeze", "x")
+    if axis is None:
+        return x.reshape(tuple(n for n in x.shape if n != 1))
+    axis = normalize_axis(axis, x.ndim, "squeeze")
+    return x if x.shape[axis] != 1 else x.reshape(x.shape[:axis] + x.shape[axis + 1:])
 
 
 def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (identity if not
     training). Draws from the package generator (tg.manual_seed)."""
     x = _t(x, "dropout", "x")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    p = dropout_p(p, "dropout")
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -392,4 +491,6 @@ def mse_loss(pred, target, reduction: str = "mean") -> Tensor:
 
 
 # conv1d is also a Tensor method (API.md): x.conv1d(w, b, stride=...)
-Tensor.conv1d = conv1d
+for _f in (conv1d, softmax, log_softmax, sqrt, mean, var, amin, flatten, unsqueeze, squeeze):
+    setattr(Tensor, _f.__name__, _f)  # x.conv1d(w), x.mean(1), ...: the composites above
+Tensor.min = amin

@@ -24,6 +24,7 @@ class Parameter(Tensor):
     """A Tensor that requires grad and that Modules collect as a learnable weight."""
 
     __slots__ = ()
+    is_param = True
 
     def __init__(self, data, dtype=None):
         super().__init__(data, requires_grad=True, dtype=dtype)
@@ -185,12 +186,17 @@ class Conv1d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding=0, dilation: int = 1, groups: int = 1, bias: bool = True,
                  init="xavier"):
+        op = "Conv1d"
+        in_channels = F._int(in_channels, op, "in_channels", 1)
+        out_channels = F._int(out_channels, op, "out_channels", 1)
+        kernel_size, stride, _, dilation, groups = F.conv_args(op, kernel_size, stride, padding,
+                                                               dilation, groups)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv1d: groups={groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, \
-            kernel_size
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.dilation, self.groups = dilation, groups
         self.weight, self.bias = _params(init, (out_channels, in_channels // groups, kernel_size),
                                          (out_channels,) if bias else None)
 
@@ -290,8 +296,7 @@ class Flatten(Module):
 
 class Dropout(Module):
     def __init__(self, p: float = 0.5):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        p = F.dropout_p(p, "Dropout")
         self.p = p
 
     def forward(self, x):
@@ -302,25 +307,34 @@ class Dropout(Module):
 
 
 class _Pool(Module):
-    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0,
-                 ceil_mode: bool = False):
+    def _set(self, kernel_size, stride, padding, dilation, ceil_mode):
+        op = type(self).__name__
+        F.pool_args(op, kernel_size, stride, padding, dilation)  # refuse now, not at forward
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.ceil_mode = ceil_mode
+        self.dilation, self.ceil_mode = dilation, bool(ceil_mode)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class MaxPool1d(_Pool):
+    """Max over sliding windows; arguments in PyTorch's order."""
+
+    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0,
+                 dilation: int = 1, ceil_mode: bool = False):
+        self._set(kernel_size, stride, padding, dilation, ceil_mode)
+
     def forward(self, x):
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding,
-                            ceil_mode=self.ceil_mode)
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode)
 
 
 class AvgPool1d(_Pool):
+    """Mean over sliding windows; arguments in PyTorch's order."""
+
     def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True):
-        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self._set(kernel_size, stride, padding, 1, ceil_mode)
         self.count_include_pad = count_include_pad
 
     def forward(self, x):

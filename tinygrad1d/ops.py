@@ -3,17 +3,21 @@
 Each class has a numpy `forward`, a `backward` written with Tensor ops (so gradients are
 differentiable again) with a comment giving the local derivative, and `hints`: plain data the
 registry-driven tests read (a numpy reference, the valid domain of each input, how to draw the
-keyword parameters). Everything else in the package is composed from these.
+keyword parameters). An op whose Tensor method takes arguments in more than one form (varargs
+shapes, negative axes, 1-D operands) normalises them in its `method`, the op's one front door.
+Everything else in the package is composed from these.
 
 The set is closed under differentiation: gather <-> scatter_add, getitem <-> index_scatter,
 matmul -> matmul, reshape/transpose/expand/pad/getitem undo each other.
 """
 from __future__ import annotations
 
-import numpy as np
-from numpy.lib.stride_tricks import as_strided
+import math
 
-from .tensor import Function, Tensor, register
+import numpy as np
+
+from .tensor import Function, Tensor, as_index, normalize_axes, normalize_axis, register
+from .tensor import shape_args
 
 
 def hint(ref, *domains, shapes="broadcast", **params) -> dict:
@@ -33,47 +37,60 @@ def const(a: np.ndarray) -> Tensor:
 
 @register("neg")
 class Neg(Function):
-    def forward(ctx, x): return np.negative(x)
-    def backward(ctx, g): return -g  # d(-x) = -1
+    def forward(ctx, x):
+        return np.negative(x)
+
+    def backward(ctx, g):  # d(-x) = -1
+        return Neg.apply(g)
     hints = hint(np.negative, "real")
 
 
 @register("exp")
 class Exp(Function):
     saves_output = True
-    def forward(ctx, x): return np.exp(x)
-    def backward(ctx, g): return g * ctx.out()  # d e^x = e^x
+
+    def forward(ctx, x):
+        return np.exp(x)
+
+    def backward(ctx, g):  # d e^x = e^x
+        return g * ctx.out()
     hints = hint(np.exp, "real")
 
 
 @register("log")
 class Log(Function):
-    def forward(ctx, x): return np.log(x)
-    def backward(ctx, g): return g / ctx.inputs[0]  # d log x = 1/x
+    def forward(ctx, x):
+        return np.log(x)
+
+    def backward(ctx, g):  # d log x = 1/x
+        return g / ctx.inputs[0]
     hints = hint(np.log, "positive")
 
 
 @register("tanh")
 class Tanh(Function):
     saves_output = True
-    def forward(ctx, x): return np.tanh(x)
+
+    def forward(ctx, x):
+        return np.tanh(x)
 
     def backward(ctx, g):  # d tanh x = 1 - tanh^2 x
         y = ctx.out()
-        return g * (1 - y * y)
+        return g - g * y * y  # three ops where g * (1 - y * y) takes four
     hints = hint(np.tanh, "real")
 
 
 @register("sigmoid")
 class Sigmoid(Function):
     saves_output = True
+
     def forward(ctx, x):  # e^-|x| never overflows, and neither tail loses relative precision
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1, e) / (1 + e)
 
     def backward(ctx, g):  # d s(x) = s(x) (1 - s(x))
         y = ctx.out()
-        return g * (y * (1 - y))
+        return g * (y - y * y)
     hints = hint(lambda x: 1 / (1 + np.exp(-x)), "real")
 
 
@@ -82,21 +99,34 @@ class Relu(Function):
     def forward(ctx, x):
         ctx.mask = x > 0
         return np.maximum(x, 0, dtype=x.dtype)
-    def backward(ctx, g): return g * const(ctx.mask)  # 1 where x > 0, else 0 (0 at x = 0, as torch)
+
+    def backward(ctx, g):  # 1 where x > 0, else 0 (0 at x = 0, as torch)
+        return g * const(ctx.mask)
     hints = hint(lambda x: np.maximum(x, 0), "nonzero")
 
 
 @register("abs")
 class Abs(Function):
-    def forward(ctx, x): return np.abs(x)
-    def backward(ctx, g): return g * const(np.sign(ctx.inputs[0].data))  # d|x| = sign(x)
+    def forward(ctx, x):
+        return np.abs(x)
+
+    def backward(ctx, g):  # d|x| = sign(x)
+        return g * const(np.sign(ctx.inputs[0].data))
     hints = hint(np.abs, "nonzero")
 
 
 @register("cast")
 class Cast(Function):
-    def forward(ctx, x, dtype): return x.astype(dtype)
-    def backward(ctx, g): return g.cast(ctx.inputs[0].dtype)  # identity, back in the input's dtype
+    @classmethod
+    def method(cls, x, dtype):
+        dtype = np.dtype(dtype)
+        return x if dtype == x.dtype else cls.apply(x, dtype=dtype)
+
+    def forward(ctx, x, dtype):
+        return x.astype(dtype)
+
+    def backward(ctx, g):  # identity, back in the input's dtype
+        return Cast.apply(g, dtype=ctx.inputs[0].dtype)
     hints = hint(lambda x, dtype: x.astype(dtype), "real", dtype="float_dtype")
 
 
@@ -106,14 +136,28 @@ class Cast(Function):
 
 @register("add")
 class Add(Function):
-    def forward(ctx, x, y): return x + y
-    def backward(ctx, g): return g, g  # d(x + y) = (1, 1)
+    def forward(ctx, x, y):
+        return x + y
+
+    def backward(ctx, g):  # d(x + y) = (1, 1)
+        return g, g
     hints = hint(np.add, "real", "real")
+
+
+@register("sub")
+class Sub(Function):
+    def forward(ctx, x, y):
+        return x - y
+
+    def backward(ctx, g):  # d(x - y) = (1, -1)
+        return g, (Neg.apply(g) if ctx.inputs[1].requires_grad else None)
+    hints = hint(np.subtract, "real", "real")
 
 
 @register("mul")
 class Mul(Function):
-    def forward(ctx, x, y): return x * y
+    def forward(ctx, x, y):
+        return x * y
 
     def backward(ctx, g):  # d(x y) = (y, x)
         x, y = ctx.inputs
@@ -123,7 +167,8 @@ class Mul(Function):
 
 @register("div")
 class Div(Function):
-    def forward(ctx, x, y): return x / y
+    def forward(ctx, x, y):
+        return x / y
 
     def backward(ctx, g):  # d(x / y) = (1 / y, -x / y^2)
         x, y = ctx.inputs
@@ -135,7 +180,9 @@ class Div(Function):
 @register("pow")
 class Pow(Function):
     saves_output = True
-    def forward(ctx, x, y): return np.power(x, y)
+
+    def forward(ctx, x, y):
+        return np.power(x, y)
 
     def backward(ctx, g):  # d(x^y) = (y x^(y-1), x^y log x)
         x, y = ctx.inputs
@@ -150,7 +197,8 @@ class Pow(Function):
 
 @register("maximum")
 class Maximum(Function):
-    def forward(ctx, x, y): return np.maximum(x, y)
+    def forward(ctx, x, y):
+        return np.maximum(x, y)
 
     def backward(ctx, g):  # 1 to the larger input; a tie splits the gradient evenly, as torch
         x, y = ctx.inputs[0].data, ctx.inputs[1].data
@@ -161,7 +209,8 @@ class Maximum(Function):
 
 @register("where")
 class Where(Function):
-    def forward(ctx, cond, x, y): return np.where(cond, x, y)
+    def forward(ctx, cond, x, y):
+        return np.where(cond, x, y)
 
     def backward(ctx, g):  # routes g to whichever input was chosen; the condition gets none
         c, x, y = ctx.inputs
@@ -171,6 +220,14 @@ class Where(Function):
 
 
 # ================================================================== reductions
+# `method` takes numpy's spellings (an int, a tuple, negative axes, positionally or as axis=)
+# and hands forward a sorted tuple of axes, or None for all of them.
+
+
+class _Reduce(Function):
+    @classmethod
+    def method(cls, x, axis=None, keepdims: bool = False):
+        return cls.apply(x, axis=normalize_axes(axis, x.ndim, cls.name), keepdims=bool(keepdims))
 
 
 def _keep(x: np.ndarray, axis) -> tuple:
@@ -189,18 +246,19 @@ def _spread(g: Tensor, kshape: tuple, shape: tuple) -> Tensor:
 
 
 @register("sum")
-class Sum(Function):
+class Sum(_Reduce):
     def forward(ctx, x, axis=None, keepdims=False):
         ctx.kshape = _keep(x, axis)
         return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
     # every input element contributes with weight 1: spread g back over the summed axes
-    def backward(ctx, g): return _spread(g, ctx.kshape, ctx.inputs[0].shape)
+    def backward(ctx, g):
+        return _spread(g, ctx.kshape, ctx.inputs[0].shape)
     hints = hint(np.sum, "real", shapes="unary", axis="axes", keepdims="bool")
 
 
 @register("max")
-class Max(Function):
+class Max(_Reduce):
     def forward(ctx, x, axis=None, keepdims=False):
         out = np.max(x, axis=axis, keepdims=keepdims)
         ctx.kshape = _keep(x, axis)
@@ -220,14 +278,60 @@ class Max(Function):
 
 @register("reshape")
 class Reshape(Function):
-    def forward(ctx, x, shape): return x.reshape(shape)
-    def backward(ctx, g): return Reshape.apply(g, shape=ctx.inputs[0].shape)  # the old shape
+    @classmethod
+    def method(cls, x, *shape):
+        """Same data, new shape: x.reshape(2, 3) or x.reshape((2, 3)); one entry may be -1."""
+        shape = shape_args(shape, "reshape")
+        if -1 in shape or math.prod(shape) != x.size:
+            shape = _resolve_shape(x.shape, shape)
+        return x if shape == x.shape else cls.apply(x, shape=shape)
+
+    def forward(ctx, x, shape):
+        return x.reshape(shape)
+
+    def backward(ctx, g):  # the old shape
+        return Reshape.apply(g, shape=ctx.inputs[0].shape)
     hints = hint(np.reshape, "real", shapes="unary", shape="reshape")
+
+
+def _resolve_shape(old: tuple, new: tuple) -> tuple:
+    """numpy's reshape rules (one -1 allowed), checked before touching the data."""
+    size = math.prod(old)
+    if -1 in new:
+        known = math.prod(n for n in new if n != -1)
+        if new.count(-1) == 1 and known > 0 and size % known == 0:
+            new = tuple(size // known if n == -1 else n for n in new)
+    if any(n < 0 for n in new) or math.prod(new) != size:
+        raise ValueError(f"reshape: cannot reshape a Tensor of shape {old} into {new}")
+    return new
+
+
+_IDENTITY = [tuple(range(n)) for n in range(33)]  # numpy allows at most 32 dimensions
 
 
 @register("transpose")
 class Transpose(Function):
-    def forward(ctx, x, axes): return np.transpose(x, axes)
+    @classmethod
+    def method(cls, x, *axes):
+        """Reverse the axes (none given), swap two (a, b), or permute all (numpy's form)."""
+        n = x.ndim
+        axes = shape_args(axes, "transpose")
+        if not axes:
+            axes = _IDENTITY[n][::-1]
+        elif len(axes) == 2:  # PyTorch's swap, whatever ndim: for 2-D also numpy's (1, 0)
+            a, b = (normalize_axis(i, n, "transpose") for i in axes)
+            perm = list(range(n))
+            perm[a], perm[b] = b, a
+            axes = tuple(perm)
+        else:
+            axes = tuple(normalize_axis(i, n, "transpose") for i in axes)
+        if len(axes) != n or set(axes) != set(range(n)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation for shape {x.shape}")
+        return x if axes == _IDENTITY[n] else cls.apply(x, axes=axes)
+
+    def forward(ctx, x, axes):
+        return np.transpose(x, axes)
+
     def backward(ctx, g):  # the inverse permutation puts every axis back
         axes = ctx.params["axes"]
         return Transpose.apply(g, axes=tuple(sorted(range(len(axes)), key=axes.__getitem__)))
@@ -236,31 +340,78 @@ class Transpose(Function):
 
 @register("expand")
 class Expand(Function):
-    def forward(ctx, x, shape): return np.broadcast_to(x, shape)
-    def backward(ctx, g): return g  # the engine sums g back over the broadcast axes
+    @classmethod
+    def method(cls, x, *shape):
+        """Broadcast to `shape` (varargs or one tuple), numpy's rules."""
+        shape = shape_args(shape, "expand")
+        try:
+            full = np.broadcast_shapes(x.shape, shape)
+        except ValueError:
+            full = None
+        if full != shape:
+            raise ValueError(f"expand: cannot broadcast shape {x.shape} to {shape}")
+        return x if shape == x.shape else cls.apply(x, shape=shape)
+
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    def backward(ctx, g):  # the engine sums g back over the broadcast axes
+        return g
     hints = hint(np.broadcast_to, "real", shapes="unary", shape="expand")
 
 
 @register("pad")
 class Pad(Function):
+    @classmethod
+    def method(cls, x, pad_width, value: float = 0.0):
+        """Constant padding; pad_width in numpy's form (int, (before, after), or one per axis)."""
+        pw = pad_width
+        if isinstance(pw, (int, np.integer)):
+            pw = ((pw, pw),) * x.ndim
+        elif len(pw) == 2 and all(isinstance(p, (int, np.integer)) for p in pw):
+            pw = (tuple(pw),) * x.ndim
+        try:
+            pw = tuple((int(a), int(b)) for a, b in pw)
+            ok = len(pw) == x.ndim and all(a >= 0 and b >= 0 for a, b in pw)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"pad: pad_width {pad_width!r} must be non-negative integers in "
+                             f"numpy's form for a Tensor of shape {x.shape}")
+        if not any(a or b for a, b in pw):
+            return x
+        return cls.apply(x, pad_width=pw, value=float(value))
+
     def forward(ctx, x, pad_width, value=0.0):
         ctx.inner = tuple(slice(a, a + n) for (a, _), n in zip(pad_width, x.shape))
         out = np.full(tuple(n + a + b for n, (a, b) in zip(x.shape, pad_width)), value, x.dtype)
         out[ctx.inner] = x  # faster than np.pad, which goes through a Python-level loop
         return out
-    # the padding is constant: only the inner part has a gradient
-    def backward(ctx, g): return GetItem.apply(g, index=ctx.inner)
+
+    def backward(ctx, g):  # the padding is constant: only the inner part has a gradient
+        return GetItem.apply(g, index=ctx.inner)
     hints = hint(lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value),
-                  "real", shapes="unary", pad_width="pad_width", value="float")
+                 "real", shapes="unary", pad_width="pad_width", value="float")
 
 
-def _is_basic(index: tuple) -> bool:
-    """Basic indexing (ints, slices, None, ...) never reads an element twice."""
-    return not any(isinstance(i, np.ndarray) for i in index)
+def _normalize_index(index) -> tuple:
+    """Tensors and lists in an index become integer arrays; a bool mask must match the shape
+    of the axes it covers (numpy's rule) and becomes its nonzero positions."""
+    out = []
+    for i in index if isinstance(index, tuple) else (index,):
+        if isinstance(i, (Tensor, list)) or (isinstance(i, np.ndarray) and i.dtype.kind != "b"):
+            i = np.asarray(i.data if isinstance(i, Tensor) else i)
+            i = i if i.dtype == np.bool_ else as_index(i, "getitem")
+        out.append(i)
+    return tuple(out)
 
 
 @register("getitem")
 class GetItem(Function):
+    @classmethod
+    def method(cls, x, index):
+        return cls.apply(x, index=_normalize_index(index))
+
     def forward(ctx, x, index):
         try:
             return x[index]
@@ -269,9 +420,14 @@ class GetItem(Function):
                              f"{x.shape}: {e}") from None
 
     # scatter g back to where it was read; repeated integer indices add up
-    def backward(ctx, g): return IndexScatter.apply(g, index=ctx.params["index"],
-                                                    shape=ctx.inputs[0].shape)
+    def backward(ctx, g):
+        return IndexScatter.apply(g, index=ctx.params["index"], shape=ctx.inputs[0].shape)
     hints = hint(lambda x, index: x[index], "real", shapes="unary", index="index")
+
+
+def _is_basic(index: tuple) -> bool:
+    """Basic indexing (ints, slices, None, ...) and bool masks never read an element twice."""
+    return not any(isinstance(i, np.ndarray) and i.dtype != np.bool_ for i in index)
 
 
 @register("index_scatter")
@@ -285,123 +441,180 @@ class IndexScatter(Function):
         else:
             np.add.at(out, index, x)
         return out
-    def backward(ctx, g): return g[ctx.params["index"]]  # read back what was scattered
+
+    def backward(ctx, g):  # read back what was scattered
+        return GetItem.apply(g, index=ctx.params["index"])
     hints = hint(None, "real", shapes="index_scatter")
 
 
 # ================================================================== gather / scatter
 
 
-def _check_index(index, size: int, op: str, shape) -> tuple[np.ndarray, tuple | None]:
-    """(index, grid): an integer array with every entry in [-size, size) (negatives wrap once,
-    as numpy), and its sliding-window grid if it is one (see _facts)."""
-    index = np.asarray(index.data if isinstance(index, Tensor) else index)
-    if index.dtype.kind not in "iu":
-        if index.size and not (index.dtype.kind == "f" and (index == np.round(index)).all()):
-            raise TypeError(f"{op}: index must be an integer array, got dtype {index.dtype}")
-        index = index.astype(np.intp)
-    lo, hi, grid = _facts(index)
-    if lo < -size or hi >= size:
-        bad = lo if lo < -size else hi
-        raise IndexError(f"{op}: index {bad} is out of range for axis of size {size} "
-                         f"(input shape {shape}, index shape {index.shape})")
-    if lo < 0:
-        index = np.where(index < 0, index + size, index)
-        grid = _find_grid(index)
-    return index, grid
+class Windows:
+    """Sliding windows along one axis: the geometry conv1d and the pools gather with.
+
+    The signal of `length` samples is padded with `padding` = (left, right); tap k of window i
+    reads padded position i*stride + k*dilation. `index()` is that integer array, shape
+    (kernel_size, n_out): the seed's window index, taps first. Given to gather or scatter_add
+    in place of an index array, it hands them the geometry directly, so they copy (or add) one
+    strided slab per tap instead of looking up every element, and read the padding without
+    building the padded signal."""
+
+    __slots__ = ("length", "kernel_size", "stride", "dilation", "padding", "n_out", "spans",
+                 "_index")
+
+    def __init__(self, length: int, kernel_size: int, stride: int = 1, dilation: int = 1,
+                 padding: tuple[int, int] = (0, 0)):
+        left, right = padding
+        span = dilation * (kernel_size - 1) + 1
+        fits = min(length, kernel_size, stride, dilation) >= 1 and min(left, right) >= 0
+        if not fits or length + left + right < span:
+            raise ValueError(f"Windows: no window of kernel_size={kernel_size}, dilation="
+                             f"{dilation} fits length={length} with padding={padding} "
+                             f"(stride={stride})")
+        self.length, self.kernel_size, self.stride = length, kernel_size, stride
+        self.dilation, self.padding = dilation, (left, right)
+        self.n_out = (length + left + right - span) // stride + 1
+        self.spans = tuple(self._span(k) for k in range(kernel_size))
+        self._index = None
+
+    def _span(self, k: int) -> tuple[int, int, int]:
+        """(i0, i1, p): windows i0..i1-1 read the signal itself at tap k, from position p on
+        in steps of stride; the others read padding."""
+        off = k * self.dilation - self.padding[0]  # signal position window 0 reads
+        i0 = min(self.n_out, max(0, -(off // self.stride)))  # first window at position >= 0
+        i1 = min(self.n_out, max(i0, -((off - self.length) // self.stride)))  # first >= length
+        return i0, i1, off + i0 * self.stride
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.kernel_size, self.n_out)
+
+    ndim = 2
+
+    def index(self) -> np.ndarray:
+        """The integer index (kernel_size, n_out) into the padded signal (read-only)."""
+        if self._index is None:
+            taps, starts = np.arange(self.kernel_size), np.arange(self.n_out)
+            idx = self.dilation * taps[:, None] + self.stride * starts
+            idx.setflags(write=False)
+            self._index = idx
+        return self._index
+
+    def __repr__(self) -> str:
+        return (f"Windows(length={self.length}, kernel_size={self.kernel_size}, stride="
+                f"{self.stride}, dilation={self.dilation}, padding={self.padding})")
 
 
-_FROZEN: dict[int, tuple] = {}  # id(index) -> (index, facts) for read-only arrays we own
+_SMALL = 1 << 14  # below this many elements np.take on the index beats a loop over the taps
 
 
-def _facts(index: np.ndarray) -> tuple:
-    """(min, max, grid) of an integer index, where grid is (start, row_step, col_step) if
-    index[r, c] == start + r*row_step + c*col_step, else None.
-
-    Sliding windows (conv1d, pooling) are such grids; scattering into one is a few strided
-    slice-adds (one per row or per column, whichever is fewer), several times faster than
-    np.add.at. conv1d passes the same cached, read-only window arrays on every call, so their
-    facts are remembered (the entry holds the array, so its id cannot be reused)."""
-    hit = _FROZEN.get(id(index))
-    if hit is not None and hit[0] is index:
-        return hit[1]
-    facts = (int(index.min()), int(index.max()), _find_grid(index)) if index.size \
-        else (0, -1, None)
-    if not index.flags.writeable and index.flags.owndata:
-        if len(_FROZEN) > 256:
-            _FROZEN.clear()
-        _FROZEN[id(index)] = (index, facts)
-    return facts
+def _gather_windows(x: np.ndarray, w: Windows, axis: int, value: float) -> np.ndarray:
+    """np.take(pad(x, w.padding, value), w.index(), axis), without the padded copy."""
+    pre, k_n = (slice(None),) * axis, w.shape
+    if x.size < _SMALL:
+        return _take(x, w, axis, value) if any(w.padding) else np.take(x, w.index(), axis=axis)
+    out = np.empty(x.shape[:axis] + k_n + x.shape[axis + 1:], x.dtype)
+    for k, (i0, i1, p) in enumerate(w.spans):
+        out[pre + (k, slice(i0, i1))] = x[pre + (slice(p, p + w.stride * (i1 - i0), w.stride),)]
+        if i0 > 0:
+            out[pre + (k, slice(0, i0))] = value
+        if i1 < w.n_out:
+            out[pre + (k, slice(i1, None))] = value
+    return out
 
 
-def _find_grid(index: np.ndarray):
-    if index.ndim != 2:
-        return None
-    (n, m), start = index.shape, int(index[0, 0])
-    rs = int(index[1, 0]) - start if n > 1 else 1
-    cs = int(index[0, 1]) - start if m > 1 else 1
-    if rs < 1 or cs < 1:  # a zero step repeats positions inside one slice
-        return None
-    expect = start + rs * np.arange(n)[:, None] + cs * np.arange(m)
-    return (start, rs, cs) if np.array_equal(index, expect) else None
+def _scatter_windows(x: np.ndarray, w: Windows, axis: int) -> np.ndarray:
+    """The adjoint of _gather_windows: add each tap's slab back where it was read; what was
+    read from the padding has nowhere to go."""
+    pre = (slice(None),) * axis
+    out = np.zeros(x.shape[:axis] + (w.length,) + x.shape[axis + 2:], x.dtype)
+    for k, (i0, i1, p) in enumerate(w.spans):
+        if i1 > i0:
+            read = slice(p, p + w.stride * (i1 - i0), w.stride)
+            out[pre + (read,)] += x[pre + (k, slice(i0, i1))]
+    return out
+
+
+def _check_index(index, size: int, op: str, shape) -> np.ndarray:
+    """An integer array with every entry in [-size, size); negatives wrap once, as numpy."""
+    index = as_index(index, op)
+    if index.size:
+        lo, hi = int(index.min()), int(index.max())
+        if lo < -size or hi >= size:
+            raise IndexError(f"{op}: index {lo if lo < -size else hi} is out of range for axis "
+                             f"of size {size} (input shape {shape}, index shape {index.shape})")
+        if lo < 0:
+            index = np.where(index < 0, index + size, index)
+    return index
 
 
 @register("gather")
 class Gather(Function):
     """out = np.take(x, index, axis): the index's shape replaces axis `axis` of x.
 
-    With index[i, k] = i*stride + k*dilation this reads the sliding windows of a signal, which
-    is all conv1d and pooling need. Its gradient is scatter_add: an input element read by
-    several outputs (overlapping windows) receives the sum of their gradients."""
+    With index[k, i] = i*stride + k*dilation this reads the sliding windows of a signal, which
+    is all conv1d and pooling need; a `Windows` object in place of the array says so, and its
+    padding is read as `value`. The gradient is scatter_add: an input element read by several
+    outputs (overlapping windows) receives the sum of their gradients."""
 
-    def forward(ctx, x, index, axis):
-        a = ctx.axis = axis % x.ndim
-        ctx.index, grid = _check_index(index, x.shape[a], "gather", x.shape)
-        if grid is None or x.size < 1 << 16:  # as_strided's own cost only pays off when big
-            return np.take(x, ctx.index, axis=a)
-        # sliding windows: copying a strided view of x is faster than np.take's lookups
-        start, rs, cs = grid
-        s = x.strides
-        view = as_strided(x[(slice(None),) * a + (slice(start, None),)],
-                          x.shape[:a] + ctx.index.shape + x.shape[a + 1:],
-                          s[:a] + (rs * s[a], cs * s[a]) + s[a + 1:], writeable=False)
-        return view.copy()
+    @classmethod
+    def method(cls, x, index, axis: int = -1, value: float = 0.0):
+        axis = normalize_axis(axis, x.ndim, "gather")
+        if value == 0.0:  # the default stays out of the recorded (and drawn) parameters
+            return cls.apply(x, index=index, axis=axis)
+        return cls.apply(x, index=index, axis=axis, value=float(value))
+
+    def forward(ctx, x, index, axis, value=0.0):
+        if isinstance(index, Windows):
+            if index.length != x.shape[axis]:
+                raise ValueError(f"gather: {index} does not fit axis {axis} of shape {x.shape}")
+            return _gather_windows(x, index, axis, value)
+        ctx.index = _check_index(index, x.shape[axis], "gather", x.shape)
+        return np.take(x, ctx.index, axis=axis)
 
     def backward(ctx, g):  # d out / d x is 1 at each read position: add g back there
-        return g.scatter_add(index=ctx.index, axis=ctx.axis, size=ctx.inputs[0].shape[ctx.axis])
-    hints = hint(lambda x, index, axis: np.take(x, index, axis=axis), "real", shapes="unary",
-                  axis="axis", index="take_index")
+        index = getattr(ctx, "index", ctx.params["index"])
+        return ScatterAdd.apply(g, index=index, axis=ctx.params["axis"],
+                                size=ctx.inputs[0].shape[ctx.params["axis"]])
+    hints = hint(lambda x, index, axis, value=0.0: _take(x, index, axis, value), "real",
+                 shapes="unary", axis="axis", index="take_index")
+
+
+def _take(x: np.ndarray, index, axis: int, value: float = 0.0) -> np.ndarray:
+    """gather's reference: np.take, after padding the signal for a Windows index."""
+    if not isinstance(index, Windows):
+        return np.take(x, index, axis=axis)
+    pads = [(0, 0)] * x.ndim
+    pads[axis] = index.padding
+    return np.take(np.pad(x, pads, constant_values=value), index.index(), axis=axis)
 
 
 @register("scatter_add")
 class ScatterAdd(Function):
     """Adjoint of gather: zeros with `size` along `axis`, x's slices added at `index`.
 
-    x has shape x.shape[:axis] + index.shape + rest; the output x.shape[:axis] + (size,) + rest."""
+    x has shape x.shape[:axis] + index.shape + rest; the output x.shape[:axis] + (size,) + rest.
+    A `Windows` index adds one strided slab per tap; any other index goes through np.add.at."""
 
     def forward(ctx, x, index, axis, size):
-        idx, grid = _check_index(index, size, "scatter_add", x.shape)
-        ctx.index = idx
-        axis = ctx.axis = axis % (x.ndim - idx.ndim + 1)  # an axis of the output
-        if x.shape[axis:axis + idx.ndim] != idx.shape:
+        windows = isinstance(index, Windows)
+        idx = index if windows else _check_index(index, size, "scatter_add", x.shape)
+        if not 0 <= axis <= x.ndim - idx.ndim or x.shape[axis:axis + idx.ndim] != idx.shape:
             raise ValueError(f"scatter_add: input shape {x.shape} does not hold index shape "
                              f"{idx.shape} at axis {axis}")
-        pre = (slice(None),) * axis
+        if windows:
+            if index.length != size:
+                raise ValueError(f"scatter_add: {index} does not scatter into size {size}")
+            return _scatter_windows(x, index, axis)
+        ctx.index = idx
         out = np.zeros(x.shape[:axis] + (size,) + x.shape[axis + idx.ndim:], dtype=x.dtype)
-        if grid is not None:  # sliding windows: one strided slice-add per row (or column)
-            start, rs, cs = grid
-            (n, m), cols = idx.shape, idx.shape[0] >= idx.shape[1]
-            for j in range(m if cols else n):
-                a = start + j * (cs if cols else rs)
-                step, count = (rs, n) if cols else (cs, m)
-                part = x[pre + ((slice(None), j) if cols else (j,))]
-                out[pre + (slice(a, a + step * (count - 1) + 1, step),)] += part
-        else:
-            np.add.at(out, pre + (idx,), x)
+        np.add.at(out, (slice(None),) * axis + (idx,), x)
         return out
 
     def backward(ctx, g):  # adjoint of a scatter is a gather at the same positions
-        return g.gather(index=ctx.index, axis=ctx.axis)
+        index = getattr(ctx, "index", ctx.params["index"])
+        return Gather.apply(g, index=index, axis=ctx.params["axis"])
     hints = hint(None, "real", shapes="scatter")
 
 
@@ -410,19 +623,39 @@ class ScatterAdd(Function):
 
 @register("matmul")
 class MatMul(Function):
-    """Batched matrix product of operands with ndim >= 2 (Tensor.__matmul__ handles 1-D)."""
+    """x @ y with numpy's rules: batch axes broadcast, a 1-D x is a row, a 1-D y a column
+    (and that axis is dropped from the result)."""
 
     def forward(ctx, x, y):
-        if x.ndim < 2 or y.ndim < 2 or x.shape[-1] != y.shape[-2]:
+        if x.ndim == 0 or y.ndim == 0 or x.shape[-1] != y.shape[-2 if y.ndim > 1 else 0]:
             raise ValueError(f"matmul: shapes {x.shape} and {y.shape} do not align")
         return np.matmul(x, y)
 
     def backward(ctx, g):  # d(x @ y) = (g @ y^T, x^T @ g); batch axes are summed by the engine
         x, y = ctx.inputs
-        gx = _product(g, _swap_last(y)) if x.requires_grad else None
-        gy = _product(_swap_last(x), g) if y.requires_grad else None
-        return gx, gy
+        if x.ndim > 1 and y.ndim > 1:
+            return (_product(g, _swap_last(y)) if x.requires_grad else None,
+                    _product(_swap_last(x), g) if y.requires_grad else None)
+        if x.ndim == 1 and y.ndim == 1:  # a dot product
+            return g * y, g * x
+        # one 1-D operand: its gradient is a matrix-vector product, the other's an outer
+        # product of two vectors, written as a broadcast multiply
+        if x.ndim == 1:  # (k,) @ (..., k, n) -> (..., n)
+            gx = _matvec(y, g) if x.requires_grad else None
+            row = g if g.ndim == 1 else Reshape.apply(g, shape=g.shape[:-1] + (1, g.shape[-1]))
+            return gx, (Reshape.apply(x, shape=(-1, 1)) * row if y.requires_grad else None)
+        # (..., m, k) @ (k,) -> (..., m)
+        gx = Reshape.apply(g, shape=g.shape + (1,)) * y if x.requires_grad else None
+        return gx, (_matvec(_swap_last(x), g) if y.requires_grad else None)
     hints = hint(np.matmul, "real", "real", shapes="matmul")
+
+
+def _matvec(a: Tensor, v: Tensor) -> Tensor:
+    """a (..., p, q) times the vectors v (..., q) -> (..., p)."""
+    if v.ndim == 1:  # numpy's own matrix-vector product
+        return MatMul.apply(a, v)
+    out = MatMul.apply(a, Reshape.apply(v, shape=v.shape + (1,)))
+    return Reshape.apply(out, shape=out.shape[:-1])
 
 
 def _product(a: Tensor, b: Tensor) -> Tensor:

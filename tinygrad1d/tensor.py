@@ -7,6 +7,8 @@ The primitives themselves live in ops.py and attach themselves to `Tensor` when 
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 import math
 import numbers
 import weakref
@@ -104,9 +106,54 @@ class BackwardError(ValueError, RuntimeError):
     PyTorch raises in the same situations), so code written for either catches it."""
 
 
+# ------------------------------------------------------------------ argument rules, written once
+
+
+def normalize_axis(a, ndim: int, op: str) -> int:
+    """One axis in [-ndim, ndim) as a non-negative int (a 0-d tensor has axis 0, as torch)."""
+    if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int, got {a!r}")
+    if not -max(ndim, 1) <= a < max(ndim, 1):
+        raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+    return int(a) % max(ndim, 1)
+
+
+def normalize_axes(axis, ndim: int, op: str) -> tuple[int, ...] | None:
+    """None (every axis), an int or a tuple/list of ints -> None or a sorted tuple of axes."""
+    if axis is None:
+        return None
+    many = isinstance(axis, (tuple, list))
+    axes = sorted(normalize_axis(a, ndim, op) for a in (axis if many else (axis,)))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: axis {axis!r} repeats an axis")
+    return None if ndim == 0 else tuple(axes)
+
+
+def shape_args(shape: tuple, op: str) -> tuple[int, ...]:
+    """A shape given as varargs, f(2, 3), or as one sequence, f((2, 3))."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
+        raise TypeError(f"{op}: sizes must be ints, got {shape!r}")
+    return tuple(int(n) for n in shape)
+
+
+def as_index(index, op: str) -> np.ndarray:
+    """An integer index array from integers, a list or a Tensor. A float array of whole numbers
+    counts (Tensor([0, 2]) is float32); other floats and bools are refused."""
+    a = np.asarray(index.data if isinstance(index, Tensor) else index)
+    if a.dtype.kind in "iu":
+        return a
+    if a.size == 0 or (a.dtype.kind == "f" and np.array_equal(a, np.round(a))):
+        return a.astype(np.intp)
+    raise TypeError(f"{op}: index must hold integers (whole numbers), got an array of dtype "
+                    f"{a.dtype}")
+
+
 # ------------------------------------------------------------------ the op base class
 
 OPS: dict[str, type[Function]] = {}
+_RECORDED = itertools.count()  # numbers the nodes in the order they are recorded
 
 
 class Function:
@@ -119,6 +166,7 @@ class Function:
       ``ctx.inputs`` holds the input Tensors, ``ctx.out()`` the output (ops with
       ``saves_output = True``).
     - ``hints``: plain data for the registry-driven tests (see ops.py).
+    - optionally ``method``: the Tensor method's argument normalisation (see Reshape).
 
     Positional arguments of ``apply`` are tensor inputs (Python numbers and arrays are lifted
     to Tensors here, once, for every op); keyword arguments are non-differentiable parameters.
@@ -128,7 +176,6 @@ class Function:
     saves_output = False
     freed = False
     hints: dict = {}
-    _KEEP = frozenset(("inputs", "params", "scope", "freed"))  # what freeing leaves for drawing
 
     @classmethod
     def apply(cls, *args, **params) -> Tensor:
@@ -150,11 +197,18 @@ class Function:
             for a in args:
                 if a.requires_grad:
                     ctx.inputs, ctx.params, ctx.scope = args, params, _State.scope
+                    ctx.seq = next(_RECORDED)  # above every input's: a topological order
                     out = Tensor._make(data, True, ctx)
                     if cls.saves_output:  # weak: an output reached by backward is alive anyway
                         ctx.out = weakref.ref(out)
                     return out
         return Tensor._make(data, False, None)
+
+    @classmethod
+    def method(cls, x, *args, **params) -> Tensor:
+        """The Tensor method `x.<name>(...)`; ops whose arguments come in several spellings
+        override it to normalise them, so each op has this one front door."""
+        return cls.apply(x, *args, **params)
 
     def forward(ctx, *arrays, **params):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -162,26 +216,41 @@ class Function:
     def backward(ctx, grad_out):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def free(ctx) -> None:
-        """Drop saved values after backward; keep the structure so the graph can be drawn."""
-        for k in [k for k in vars(ctx) if k not in Function._KEEP]:
-            delattr(ctx, k)
-        ctx.freed = True
+    def free(ctx, light: dict) -> None:
+        """After backward: keep only what a drawing needs (op, parameters, scope, inputs as
+        light descriptors), so a kept output no longer holds any intermediate array.
+
+        Leaves that require grad stay (the model holds them anyway, as PyTorch's graph holds
+        its leaves), and so do one-element constants (a lifted number costs less than its
+        descriptor); every other input becomes one shared Descriptor per tensor (`light`)."""
+        inputs = []
+        for x in ctx.inputs:
+            if x._ctx is not None or not (x.requires_grad or x.data.size == 1):
+                d = light.get(id(x))
+                if d is None:
+                    d = light[id(x)] = Descriptor(x)
+                x = d
+            inputs.append(x)
+        ctx.__dict__ = {"inputs": tuple(inputs), "params": ctx.params, "scope": ctx.scope,
+                        "seq": ctx.seq, "freed": True}
 
 
 def register(name: str):
-    """Class decorator: record a primitive under `name` and add it as a Tensor method."""
+    """Class decorator: record a primitive under `name` and make `cls.method` the Tensor
+    method of that name (the op's only front door)."""
 
     def deco(cls):
-        assert name not in OPS, f"register: op {name!r} registered twice"
+        if name in OPS or hasattr(Tensor, name):
+            raise ValueError(f"register: the name {name!r} is already taken "
+                             f"({'an op' if name in OPS else 'a Tensor attribute'})")
         cls.name, OPS[name] = name, cls
-        if not hasattr(Tensor, name):  # Tensor's own method wins where it normalises arguments
-            apply = cls.apply
+        front = cls.method
 
-            def method(self, *args, **params):
-                return apply(self, *args, **params)
-            method.__name__, method.__doc__ = name, cls.__doc__
-            setattr(Tensor, name, method)
+        def method(self, *args, **params):
+            return front(self, *args, **params)
+        method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+        method.__doc__ = (front.__doc__ if "method" in vars(cls) else None) or cls.__doc__
+        setattr(Tensor, name, method)
         return cls
 
     return deco
@@ -192,20 +261,25 @@ def _lift(args: Sequence, op: str) -> tuple:
 
     A Python number takes the dtype of the op's first floating tensor, so `x * 2` keeps a
     float32 `x` float32; arrays follow the Tensor constructor's rules."""
-    ref = next((a.dtype for a in args if isinstance(a, Tensor) and a.dtype in _FLOATS),
-               _State.default_dtype)
+    ref = _State.default_dtype
+    for a in args:
+        if isinstance(a, Tensor) and a.data.dtype in _FLOATS:
+            ref = a.data.dtype
+            break
     out = []
     for a in args:
         if isinstance(a, Tensor):
             out.append(a)
+        elif type(a) is float or type(a) is int:  # the common case first: x * 2.0
+            out.append(Tensor._make(np.array(a, dtype=ref), False, None))
         elif isinstance(a, (numbers.Number, np.generic)) and not isinstance(a, complex):
             out.append(Tensor._make(np.asarray(a, dtype=ref), False, None))
         else:
             try:
                 out.append(Tensor(a))
             except (TypeError, ValueError) as e:
-                raise TypeError(f"{op}: cannot use {type(a).__name__} as a tensor input: {e}") \
-                    from None
+                raise TypeError(f"{op}: cannot use {type(a).__name__} as a tensor input: "
+                                f"{e}") from None
     return tuple(out)
 
 
@@ -242,10 +316,14 @@ class Tensor:
     Every op on a Tensor that requires grad records a node (``_ctx``: the op instance with its
     inputs). ``backward()`` walks those nodes in reverse and adds each contribution into the
     leaves' ``.grad``, so a tensor used on several branches receives the sum of them.
+
+    The primitives' methods (``x.exp()``, ``x.reshape(...)``, ...) are attached by
+    ``register`` in ops.py, the composites' (``x.mean()``, ``x.conv1d(...)``) by functional.py.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retain", "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__ instead of looping
+    is_param = False  # nn.Parameter says True; drawings colour parameters by it
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
@@ -322,137 +400,75 @@ class Tensor:
         seed = _seed(self, grad, "backward")
         _backprop([self], [seed], accumulate=True, create_graph=False, retain=retain_graph)
 
-    # -- operators (the primitives behind them are registered from ops.py)
-    def __add__(self, o): return self.add(o)
-    def __radd__(self, o): return OPS["add"].apply(o, self)
-    def __sub__(self, o):  # lists and arrays are lifted first, so that -o is defined
-        return self.add(-(o if isinstance(o, (Tensor, numbers.Number)) else _lift((self, o),
-                                                                                 "sub")[1]))
+    # -- operators: the primitives registered in ops.py
+    def __add__(self, o):
+        return OPS["add"].apply(self, o)
 
-    def __rsub__(self, o): return OPS["add"].apply(o, self.neg())
-    def __mul__(self, o): return self.mul(o)
-    def __rmul__(self, o): return OPS["mul"].apply(o, self)
-    def __truediv__(self, o): return self.div(o)
-    def __rtruediv__(self, o): return OPS["div"].apply(o, self)
-    def __pow__(self, o): return self.pow(o)
-    def __rpow__(self, o): return OPS["pow"].apply(o, self)
-    def __neg__(self): return self.neg()
-    def __matmul__(self, o): return _matmul(self, o)
-    def __rmatmul__(self, o): return _matmul(_lift((o,), "matmul")[0], self)
+    def __radd__(self, o):
+        return OPS["add"].apply(o, self)
+
+    def __sub__(self, o):
+        return OPS["sub"].apply(self, o)
+
+    def __rsub__(self, o):
+        return OPS["sub"].apply(o, self)
+
+    def __mul__(self, o):
+        return OPS["mul"].apply(self, o)
+
+    def __rmul__(self, o):
+        return OPS["mul"].apply(o, self)
+
+    def __truediv__(self, o):
+        return OPS["div"].apply(self, o)
+
+    def __rtruediv__(self, o):
+        return OPS["div"].apply(o, self)
+
+    def __pow__(self, o):
+        return OPS["pow"].apply(self, o)
+
+    def __rpow__(self, o):
+        return OPS["pow"].apply(o, self)
+
+    def __neg__(self):
+        return OPS["neg"].apply(self)
+
+    def __matmul__(self, o):
+        return OPS["matmul"].apply(self, o)
+
+    def __rmatmul__(self, o):
+        return OPS["matmul"].apply(o, self)
+
+    def __getitem__(self, index) -> Tensor:
+        return OPS["getitem"].method(self, index)
 
     # comparisons are not differentiable: they return constant bool Tensors
     def _cmp(self, o, f):
         return Tensor._make(f(self.data, o.data if isinstance(o, Tensor) else o), False, None)
 
-    def __lt__(self, o): return self._cmp(o, np.less)
-    def __le__(self, o): return self._cmp(o, np.less_equal)
-    def __gt__(self, o): return self._cmp(o, np.greater)
-    def __ge__(self, o): return self._cmp(o, np.greater_equal)
-    def __eq__(self, o): return self._cmp(o, np.equal)
-    def __ne__(self, o): return self._cmp(o, np.not_equal)
+    def __lt__(self, o):
+        return self._cmp(o, np.less)
 
-    # -- composites and argument normalisation over the primitives
-    def sqrt(self) -> Tensor:
-        return self.pow(0.5)
+    def __le__(self, o):
+        return self._cmp(o, np.less_equal)
 
-    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
-        return self.sum(axis=axis, keepdims=keepdims) / max(_count(self.shape, axis), 1)
+    def __gt__(self, o):
+        return self._cmp(o, np.greater)
 
-    def var(self, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
-        """Variance with Bessel's correction by default, as torch.var."""
-        d = self - self.mean(axis=axis, keepdims=True)
-        n = _count(self.shape, axis)
-        return (d * d).sum(axis=axis, keepdims=keepdims) / max(n - correction, 1)
+    def __ge__(self, o):
+        return self._cmp(o, np.greater_equal)
 
-    def min(self, axis=None, keepdims: bool = False) -> Tensor:
-        return -(-self).max(axis=axis, keepdims=keepdims)
+    def __eq__(self, o):
+        return self._cmp(o, np.equal)
+
+    def __ne__(self, o):
+        return self._cmp(o, np.not_equal)
 
     def argmax(self, axis=None) -> Tensor:
+        """Positions of the maxima (not differentiable)."""
+        axis = None if axis is None else normalize_axis(axis, self.ndim, "argmax")
         return Tensor._make(np.asarray(np.argmax(self.data, axis=axis)), False, None)
-
-    def reshape(self, *shape) -> Tensor:
-        """Same data, new shape; one entry may be -1, as numpy."""
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
-            else shape
-        if -1 in shape or math.prod(shape) != self.data.size:
-            shape = _resolve_shape(self.shape, shape)
-        return self if shape == self.data.shape else OPS["reshape"].apply(self, shape=shape)
-
-    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-        """Merge the axes start_axis..end_axis into one."""
-        if self.ndim == 0:
-            return self.reshape(1)
-        s, e = (_axis(a, self.ndim, "flatten") for a in (start_axis, end_axis))
-        return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
-
-    def transpose(self, *axes) -> Tensor:
-        """Permute axes (reverse them when none are given); transpose(a, b) swaps two."""
-        axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        n = self.data.ndim
-        if not axes:
-            axes = _REVERSED[n]
-        elif len(axes) == 2 and n != 2:
-            a, b = (_axis(x, n, "transpose") for x in axes)
-            perm = list(range(n))
-            perm[a], perm[b] = b, a
-            axes = tuple(perm)
-        elif min(axes) < 0:
-            axes = tuple(a + n if a < 0 else a for a in axes)
-        if len(axes) != n or set(axes) != set(range(n)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
-        return self if axes == _IDENTITY[n] else OPS["transpose"].apply(self, axes=axes)
-
-    def unsqueeze(self, axis: int) -> Tensor:
-        axis = _axis(axis, self.ndim + 1, "unsqueeze")
-        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
-
-    def squeeze(self, axis=None) -> Tensor:
-        if axis is None:
-            return self.reshape(tuple(n for n in self.shape if n != 1))
-        axis = _axis(axis, self.ndim, "squeeze")
-        return self if self.shape[axis] != 1 else \
-            self.reshape(self.shape[:axis] + self.shape[axis + 1:])
-
-    def expand(self, *shape) -> Tensor:
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
-            else shape
-        try:
-            full = np.broadcast_shapes(self.shape, shape)
-        except ValueError:
-            full = None
-        if full != tuple(shape):
-            raise ValueError(f"expand: cannot broadcast shape {self.shape} to {shape}")
-        return self if tuple(shape) == self.shape else OPS["expand"].apply(self, shape=tuple(shape))
-
-    def pad(self, pad_width, value: float = 0.0) -> Tensor:
-        """Constant padding; pad_width in numpy's form (int, (before, after), or one per axis)."""
-        pw = pad_width
-        if isinstance(pw, (int, np.integer)):
-            pw = ((pw, pw),) * self.ndim
-        elif len(pw) == 2 and all(isinstance(p, (int, np.integer)) for p in pw):
-            pw = (tuple(pw),) * self.ndim
-        try:
-            pw = tuple((int(a), int(b)) for a, b in pw)
-            ok = len(pw) == self.ndim and all(a >= 0 and b >= 0 for a, b in pw)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(f"pad: pad_width {pad_width!r} must be non-negative integers in "
-                             f"numpy's form for a Tensor of shape {self.shape}")
-        if not any(a or b for a, b in pw):
-            return self
-        return OPS["pad"].apply(self, pad_width=pw, value=float(value))
-
-    def gather(self, index, axis: int = -1) -> Tensor:
-        """x indexed by an integer array along `axis` (np.take semantics); see ops.Gather."""
-        return OPS["gather"].apply(self, index=index, axis=_axis(axis, self.ndim, "gather"))
-
-    def __getitem__(self, index) -> Tensor:
-        return OPS["getitem"].apply(self, index=_normalize_index(index))
-
-    def cast(self, dtype) -> Tensor:
-        dtype = np.dtype(dtype)
-        return self if dtype == self.dtype else OPS["cast"].apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
         return self.cast(np.float32)
@@ -460,88 +476,27 @@ class Tensor:
     def double(self) -> Tensor:
         return self.cast(np.float64)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        """exp(x) / sum(exp(x)) along `axis`, shifted by the max for stability."""
-        with scope("softmax", axis=axis):
-            e = (self - self.data.max(axis=axis, keepdims=True)).exp()
-            return e / e.sum(axis=axis, keepdims=True)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        """x - logsumexp(x) along `axis`, stable for large inputs."""
-        with scope("log_softmax", axis=axis):
-            z = self - self.data.max(axis=axis, keepdims=True)  # constant shift, exact gradient
-            return z - z.exp().sum(axis=axis, keepdims=True).log()
+class Descriptor:
+    """What a freed graph keeps of a tensor it no longer holds: shape, dtype, name and the
+    node that made it, enough to draw it, never its array. `tensor()` is the tensor itself
+    while somebody else still holds it (a drawing then shows its data and grad)."""
 
+    __slots__ = ("shape", "dtype", "name", "requires_grad", "is_param", "_ctx", "_ref")
 
-def _matmul(x: Tensor, y: Tensor) -> Tensor:
-    """`@` with numpy's rules for 1-D operands, over a primitive that needs ndim >= 2."""
-    if not isinstance(y, Tensor):
-        y = _lift((x, y), "matmul")[1]
-    if x.ndim == 0 or y.ndim == 0:
-        raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
-                         f"{x.shape} and {y.shape}")
-    xv, yv = x.ndim == 1, y.ndim == 1
-    x2 = x.reshape(1, -1) if xv else x
-    y2 = y.reshape(-1, 1) if yv else y
-    if x2.shape[-1] != y2.shape[-2]:
-        raise ValueError(f"matmul: shapes {x.shape} and {y.shape} do not align "
-                         f"({x.shape[-1]} != {y.shape[-2 if y.ndim > 1 else 0]})")
-    out = OPS["matmul"].apply(x2, y2)
-    if xv or yv:
-        out = out.reshape(out.shape[:-2] + out.shape[-2:-1] * (not xv) + out.shape[-1:] * (not yv))
-    return out
+    def __init__(self, t: Tensor):
+        self.shape, self.dtype, self.name = t.data.shape, t.data.dtype, t.name
+        self.requires_grad, self.is_param, self._ctx = t.requires_grad, t.is_param, t._ctx
+        self._ref = weakref.ref(t)
 
+    size = property(lambda self: math.prod(self.shape))
+    ndim = property(lambda self: len(self.shape))
 
-_IDENTITY = [tuple(range(n)) for n in range(33)]  # numpy allows at most 32 dimensions
-_REVERSED = [p[::-1] for p in _IDENTITY]
+    def tensor(self) -> Tensor | None:
+        return self._ref()
 
-
-def _axis(a: int, ndim: int, op: str) -> int:
-    if not isinstance(a, (int, np.integer)) or not -max(ndim, 1) <= a < max(ndim, 1):
-        raise ValueError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dims")
-    return int(a) % max(ndim, 1)
-
-
-def _resolve_shape(old: tuple, new: tuple) -> tuple:
-    """numpy's reshape rules (one -1 allowed), checked before touching the data."""
-    size, new = math.prod(old), tuple(int(n) for n in new)
-    if -1 in new:
-        known = math.prod(n for n in new if n != -1)
-        if new.count(-1) == 1 and known > 0 and size % known == 0:
-            new = tuple(size // known if n == -1 else n for n in new)
-    if any(n < 0 for n in new) or math.prod(new) != size:
-        raise ValueError(f"reshape: cannot reshape a Tensor of shape {old} into {new}")
-    return new
-
-
-def _count(shape: tuple, axis) -> int:
-    """How many elements a reduction over `axis` combines."""
-    if axis is None:
-        return math.prod(shape)
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
-    return math.prod(shape[_axis(a, len(shape), "reduce")] for a in axes)
-
-
-def _normalize_index(index) -> Any:
-    """Tensors and lists in an index become integer arrays (a float Tensor of whole numbers
-    counts: Tensor([0, 2]) is float); bool masks become their nonzeros."""
-    if not isinstance(index, tuple):
-        index = (index,)
-    out = []
-    for i in index:
-        if isinstance(i, Tensor):
-            i = i.data
-        if isinstance(i, list):
-            i = np.asarray(i)
-        if isinstance(i, np.ndarray) and i.dtype.kind == "f":
-            if not (i == np.round(i)).all():
-                raise TypeError(f"getitem: index arrays must hold whole numbers, got {i}")
-            i = i.astype(np.intp)
-        if isinstance(i, np.ndarray) and i.dtype == np.bool_:
-            out.extend(i.nonzero())
-        else:
-            out.append(i)
-    return tuple(out)
+    def __repr__(self) -> str:
+        return f"Descriptor(shape={self.shape}, dtype={self.dtype}, name={self.name!r})"
 
 
 # ------------------------------------------------------------------ the engine
@@ -560,34 +515,25 @@ def _seed(root: Tensor, grad, where: str) -> Tensor:
     return g
 
 
-def _topo(roots: Iterable[Tensor]) -> list[Tensor]:
-    """Tensors that require grad, reachable from `roots`, inputs before outputs (no recursion)."""
-    order, seen = [], set()
-    stack = [(r, False) for r in roots]
+def walk(roots: Iterable, inputs=lambda ctx: ctx.inputs) -> list:
+    """Every tensor reachable from `roots`, inputs before outputs: a plain stack collects
+    them (no recursion: graphs run deep), the record numbers of their nodes order them."""
+    seen: dict[int, object] = {}
+    stack = list(roots)
     while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        ctx = t._ctx
-        if ctx is not None:
-            if ctx.freed:
-                raise BackwardError(
-                    f"backward: the graph through {type(ctx).__name__} was already walked and "
-                    "its saved values freed; pass retain_graph=True to walk it twice")
-            stack.extend((x, False) for x in ctx.inputs if x.requires_grad and id(x) not in seen)
-    return order
+        t = stack.pop()
+        if id(t) not in seen:
+            seen[id(t)] = t
+            if t._ctx is not None:
+                stack.extend(inputs(t._ctx))
+    return sorted(seen.values(), key=lambda t: -1 if t._ctx is None else t._ctx.seq)
 
 
 def _fit(g: Tensor, x: Tensor, ctx) -> Tensor:
     """Make a gradient whose shape or dtype differs from its input's match: dtype, then sums."""
     gd, xd = g.data, x.data
     if gd.dtype != xd.dtype:
-        g = g.cast(xd.dtype)
+        g = OPS["cast"].apply(g, dtype=xd.dtype)
         if gd.shape == xd.shape:
             return g
     lead = g.ndim - x.ndim
@@ -602,49 +548,71 @@ def _fit(g: Tensor, x: Tensor, ctx) -> Tensor:
 
 def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
               wanted: dict | None = None) -> None:
-    """Walk the graph from `roots` in reverse topological order.
+    """Walk the graph from `roots` backwards, each node once, latest recorded first.
 
-    Each node's backward turns the gradient of its output into gradients of its inputs; a
-    tensor reached along several paths gets their sum (`grads[id(x)] + gx`), which is how
-    shared weights collect the gradient of every window they were used in. Leaves (and
-    retain_grad tensors) receive theirs in .grad when `accumulate`; `wanted` collects the
-    gradients of chosen tensors instead (tg.grad)."""
-    order = _topo(roots)
-    grads: dict[int, Tensor] = {}
+    A node is recorded after its inputs, so when the walk pops the highest record number
+    left, every use of that node's output has already sent its gradient: the gradients that
+    reached a tensor along several paths are summed (`prev + gx`) before its own backward
+    runs. That sum is how a shared weight collects the gradient of every window it was used
+    in. Leaves (and retain_grad tensors) receive theirs in .grad when `accumulate`, at the
+    end, so a walk that fails changes nothing; `wanted` collects the gradients of chosen
+    tensors instead (tg.grad). Without `retain` the walked nodes are freed (Function.free)."""
+    grads: dict[int, Tensor] = {}  # id(tensor) -> the sum of the gradients sent to it so far
+    waiting: list = []  # heap of (-record number, id, tensor) for tensors made by a node
+    leaves: list = []
+    done: list = []  # (tensor, gradient) of every tensor whose gradient is complete
+    walked: list = []
     for r, s in zip(roots, seeds):
-        grads[id(r)] = grads[id(r)] + s if id(r) in grads else s
+        _send(r, s, grads, waiting, leaves)
     prev_mode = _State.grad_enabled
     _State.grad_enabled = create_graph  # with it on, backward's own ops are recorded
     try:
-        for t in reversed(order):
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
-            if wanted is not None and id(t) in wanted:
-                wanted[id(t)] = g
+        while waiting:
+            _, _, t = heapq.heappop(waiting)
+            g = grads.pop(id(t))
+            done.append((t, g))
             ctx = t._ctx
-            if accumulate and (ctx is None or t._retain):
-                if t.grad is None:
-                    t.grad = np.array(g.data, dtype=t.dtype)  # own copy: g may be shared
-                else:
-                    t.grad += g.data
-            if ctx is None:
-                continue
+            walked.append(ctx)
             gs = ctx.backward(g)
             for x, gx in zip(ctx.inputs, gs if type(gs) is tuple else (gs,)):
-                if gx is None or not x.requires_grad:
-                    continue
-                if gx.data.shape != x.data.shape or gx.data.dtype != x.data.dtype:
-                    gx = _fit(gx, x, ctx)
-                k = id(x)
-                prev = grads.get(k)
-                grads[k] = gx if prev is None else prev + gx
+                if gx is not None and x.requires_grad:
+                    if gx.data.shape != x.data.shape or gx.data.dtype != x.data.dtype:
+                        gx = _fit(gx, x, ctx)
+                    _send(x, gx, grads, waiting, leaves)
     finally:
         _State.grad_enabled = prev_mode
+    done.extend((x, grads[id(x)]) for x in leaves)
+    for t, g in done:
+        if wanted is not None and id(t) in wanted:
+            wanted[id(t)] = g
+        if accumulate and (t._ctx is None or t._retain):
+            if t.grad is None:
+                t.grad = np.array(g.data, dtype=t.dtype)  # own copy: g may be shared
+            else:
+                t.grad += g.data
     if not retain:
-        for t in order:
-            if t._ctx is not None:
-                t._ctx.free()
+        light: dict = {}  # one Descriptor per freed tensor, shared by all its uses
+        for ctx in walked:
+            ctx.free(light)
+
+
+def _send(x: Tensor, g: Tensor, grads: dict, waiting: list, leaves: list) -> None:
+    """Add g to what x has received; the first gradient for x queues it (or its leaf)."""
+    k = id(x)
+    prev = grads.get(k)
+    if prev is not None:
+        grads[k] = prev + g
+        return
+    grads[k] = g
+    ctx = x._ctx
+    if ctx is None:
+        leaves.append(x)
+    elif ctx.freed:
+        raise BackwardError(f"backward: the graph through {type(ctx).__name__} was already "
+                            "walked and its saved values freed; pass retain_graph=True to walk "
+                            "it twice")
+    else:
+        heapq.heappush(waiting, (-ctx.seq, k, x))
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,

@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .nn import Parameter
-from .ops import _find_grid
-from .tensor import Tensor
+from .ops import Windows
+from .tensor import Descriptor, Tensor, walk
 
 if TYPE_CHECKING:
     import graphviz
@@ -64,22 +63,18 @@ def _summary(a) -> str:
     return f"min {a.min():.4g}  mean {a.mean():.4g}  max {a.max():.4g}"
 
 
-_WINDOWED = {"conv1d", "max_pool1d", "avg_pool1d"}  # they gather a (taps, windows) grid
+def _windows(w: Windows) -> str:
+    """A window geometry as a reader counts it."""
+    pad = f", padding {w.padding}" if any(w.padding) else ""
+    return (f"{w.n_out} windows of {w.kernel_size}, stride {w.stride}, "
+            f"dilation {w.dilation}{pad}")
 
 
-def _index(a: np.ndarray, scope=None) -> str:
-    """An index array by dtype and shape; inside conv1d or a pool, the windows it reads."""
-    text = f"{a.dtype} array {a.shape}"
-    grid = _find_grid(a) if a.dtype.kind in "iu" and a.size else None
-    if grid is not None and scope is not None and scope.name in _WINDOWED:
-        (k, n), (_, dilation, stride) = a.shape, grid
-        text += f":\n{n} windows of {k}, stride {stride}, dilation {dilation}"
-    return text
-
-
-def _param(v, scope=None) -> str:
+def _param(v) -> str:
+    if isinstance(v, Windows):
+        return _windows(v)
     if isinstance(v, np.ndarray):
-        return _index(v, scope)
+        return f"{v.dtype} array {v.shape}"
     if isinstance(v, (tuple, list)) and len(v) == 1:
         return f"({_param(v[0])},)"
     if isinstance(v, (tuple, list)):
@@ -96,8 +91,12 @@ def _param(v, scope=None) -> str:
 def _reuse(name: str, ctx, x: Tensor, out: Tensor) -> str:
     """How many terms each element of input x enters: its gradient from this op sums them."""
     if name == "gather":  # overlapping windows read an element several times
-        idx = np.asarray(ctx.params["index"]).ravel()
-        n = int(np.bincount(idx % x.shape[ctx.params["axis"]]).max()) if idx.size else 0
+        idx, size = ctx.params["index"], x.shape[ctx.params["axis"]]
+        if isinstance(idx, Windows):  # positions in the padded signal; padding reads nothing
+            idx = idx.index().ravel() - idx.padding[0]
+            idx = idx[(idx >= 0) & (idx < size)]
+        idx = np.asarray(idx).ravel()
+        n = int(np.bincount(idx % size).max()) if idx.size else 0
         return f"read up to {n}x" if n > 1 else ""
     if name == "matmul" and x.size:  # every output element reads K values of each operand
         n = out.size * ctx.inputs[0].shape[-1] // x.size
@@ -108,19 +107,19 @@ def _reuse(name: str, ctx, x: Tensor, out: Tensor) -> str:
 
 
 def _walk(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Every tensor reachable from roots, inputs before outputs (a stack: graphs run deep)."""
-    order, seen = [], set()
-    stack = [(r, False) for r in reversed(roots)]
-    while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
-        elif id(t) not in seen:
-            seen.add(id(t))
-            stack.append((t, True))
-            if t._ctx is not None:
-                stack.extend((x, False) for x in reversed(t._ctx.inputs) if id(x) not in seen)
-    return order
+    """Every tensor reachable from roots, inputs before outputs (the engine's walk)."""
+    return walk(roots, _inputs)
+
+
+def _inputs(ctx) -> tuple:
+    """A node's inputs; in a freed graph the tensors still alive stand in for their
+    descriptors, so they are drawn with their data and grad."""
+    return tuple(_alive(x) for x in ctx.inputs)
+
+
+def _alive(x):
+    t = x.tensor() if type(x) is Descriptor else x
+    return x if t is None else t
 
 
 def _roots(roots, where: str) -> tuple[Tensor, ...]:
@@ -150,12 +149,13 @@ _DTYPE_NAMES: dict = {}  # str(dtype) costs microseconds: too slow for 100k-node
 
 
 def _tensor_node(t: Tensor, n: int, kind: str, uses: int, show_data, show_grad) -> str:
-    d = t.data.dtype
+    d = t.dtype
     dt = _DTYPE_NAMES.get(d) or _DTYPE_NAMES.setdefault(d, str(d))
-    label = f"{t.name or f'#{n}'}\n{t.data.shape} {dt}"  # #n: position in data-flow order
-    if show_data:
+    label = f"{t.name or f'#{n}'}\n{t.shape} {dt}"  # #n: position in data-flow order
+    live = type(t) is not Descriptor  # a freed graph's descriptor has no data or grad
+    if show_data and live:
         label += f"\ndata {_summary(t.data)}"
-    if show_grad and t.grad is not None:
+    if show_grad and live and t.grad is not None:
         label += f"\ngrad = sum of {uses} uses\n" if uses > 1 else "\ngrad "
         label += _summary(t.grad)
     return f"\tt{id(t)} [label={_q(label)} {_STYLE[kind]}]\n"
@@ -178,7 +178,7 @@ def _lines(roots, show_data, show_grad, collapse, rankdir, legend, max_nodes, wh
     group: dict[int, object] = {}  # id(op node) -> outermost scope: one box per composite call
     for t in order:
         if t._ctx is not None:
-            for x in t._ctx.inputs:
+            for x in _inputs(t._ctx):
                 uses[id(x)] = uses.get(id(x), 0) + 1
             if t._ctx.scope is not None:
                 group[id(t._ctx)] = _outermost(t._ctx.scope)
@@ -186,7 +186,7 @@ def _lines(roots, show_data, show_grad, collapse, rankdir, legend, max_nodes, wh
     for t in order:
         if t._ctx is not None and group:
             g = group.get(id(t._ctx))
-            for x in t._ctx.inputs:
+            for x in _inputs(t._ctx):
                 gx = group.get(id(x._ctx)) if x._ctx is not None else None
                 if gx is not None and gx is not g:
                     exported.add(id(x))
@@ -204,25 +204,25 @@ def _lines(roots, show_data, show_grad, collapse, rankdir, legend, max_nodes, wh
             box[1] += 1
         if not (collapse and inner):
             kind = "root" if tid in root_ids else "tensor" if ctx is not None else \
-                "param" if isinstance(t, Parameter) else "leaf" if t.requires_grad else "const"
+                "param" if t.is_param else "leaf" if t.requires_grad else "const"
             out.append(_tensor_node(t, n, kind, uses.get(tid, 0), show_data, show_grad))
         if ctx is None:
             continue
         if collapse and g is not None:  # inputs from outside the box point at the box
             if not inner:
                 out.append(f"\tg{id(g)} -> t{tid}\n")
-            for x in ctx.inputs:
+            for x in _inputs(ctx):
                 if x._ctx is None or group.get(id(x._ctx)) is not g:
                     box_in[id(x), id(g)] = box_in.get((id(x), id(g)), 0) + 1
             continue
         if g is not None:  # expanded: the composite's primitives share a dashed frame
             box[2].append(f"o{id(ctx)}; t{tid}" if inner else f"o{id(ctx)}")
         name = type(ctx).name
-        label = name + "".join(f"\n{k}={_param(v, g)}" for k, v in ctx.params.items())
+        label = name + "".join(f"\n{k}={_param(v)}" for k, v in ctx.params.items())
         if name == "matmul":
             label += f"\n{ctx.inputs[0].shape} @ {ctx.inputs[1].shape}"
         out.append(f"\to{id(ctx)} [label={_q(label)} {_STYLE['op']}]\n")
-        for x in ctx.inputs:
+        for x in _inputs(ctx):
             note = _reuse(name, ctx, x, t) if x.requires_grad else ""  # constants get no grad
             out.append(_edge(f"t{id(x)}", f"o{id(ctx)}", note, uses[id(x)]))
         out.append(f"\to{id(ctx)} -> t{tid}\n")
