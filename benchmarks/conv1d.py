@@ -4,7 +4,7 @@ Run (both variables unset in the same command; they slow numpy's BLAS ~1.7x):
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv1d.py
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/conv1d.py --quick \\
-        --shapes mnist1d,large --dtypes float32 --threads 1 [--default-malloc]
+        --shapes mnist1d,large --dtypes float32 --threads 1
 
 For every shape x dtype x thread count it times, alternating: ours, torch, and the "BLAS
 floor" (the three bare numpy matmuls conv1d cannot avoid, on preallocated arrays:
@@ -12,7 +12,9 @@ cols @ wm, g @ wm.T, cols.T @ g). It prints the median time of each, the median 
 pair-by-pair ratios ours/torch and ours/floor, and the memory ratio: the peak extra memory
 of one forward+backward (tracemalloc, which sees numpy's buffers) divided by the size of the
 gathered window array (N * L_out * K * C_in * itemsize), and our minor page faults per call
-(buffers glibc returned to the OS and the next call faults in again; see --default-malloc).
+(buffers glibc returned to the OS and the next call faults in again; tinygrad1d/memory.py).
+The allocator is glibc's default; MALLOC_* variables in the command make a tuned variant,
+which the header then names.
 """
 from __future__ import annotations
 
@@ -24,10 +26,10 @@ import numpy as np
 from harness import (
     alternate,
     fmt_time,
-    apply_memory_policy,
     median,
     median_ratio,
     report_environment,
+    report_memory_policy,
     table,
     thread_counts,
     threads,
@@ -36,12 +38,13 @@ from harness import torch as torch_mod
 
 import tinygrad1d as tg
 import tinygrad1d.functional as F
+from tinygrad1d.memory import BUFFERS
 
 # name: (N, C_in, C_out, L, K, padding, target ratio to torch)
 SHAPES = {
-    "toy": (1, 1, 1, 4, 3, 0, 1.0),
+    "toy": (1, 1, 1, 4, 3, 0, 1.5),
     "mnist1d": (128, 32, 32, 40, 5, 2, 1.5),
-    "large": (64, 64, 128, 1024, 9, 4, 1.5),
+    "large": (64, 64, 128, 1024, 9, 4, 1.4),
 }
 MEMORY_TARGET = 3.0
 SETTLE = 0.2  # seconds between samples with > 1 thread: lets the other library's workers sleep
@@ -105,19 +108,23 @@ def check_grads(ours, theirs, dtype) -> None:
         assert err < tol, f"conv1d benchmark: grad of {name} differs from torch (rel {err:.2e})"
 
 
-def peak_memory(step, window_bytes: int) -> float:
-    """Peak bytes allocated during one forward+backward, over the window array's size."""
-    step()  # warm: caches (window_index) are not per-call memory
+def peak_memory(step, window_bytes: int) -> tuple[float, float]:
+    """Peak bytes allocated during one forward+backward, and the bytes tinygrad1d's buffer
+    pool keeps between steps, both over the window array's size. The pool is emptied first,
+    so the step allocates (and is charged for) every buffer it later recycles."""
+    step()  # warm: caches (the Windows geometry) are not per-call memory
+    BUFFERS.clear()
     gc.collect()
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
         step()
-        peak = tracemalloc.get_traced_memory()[1] - base
+        gc.collect()
+        now, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return peak / window_bytes
+    return (peak - base) / window_bytes, (now - base) / window_bytes
 
 
 def main() -> None:
@@ -126,14 +133,11 @@ def main() -> None:
     p.add_argument("--shapes", default=",".join(SHAPES), help=f"subset of {','.join(SHAPES)}")
     p.add_argument("--dtypes", default="float32,float64")
     p.add_argument("--threads", default="1,2")
-    p.add_argument("--default-malloc", action="store_true",
-                   help="skip tg.keep_freed_memory(): let glibc unmap big buffers on free "
-                        "(affects ours and torch alike)")
     p.add_argument("--samples", type=int, default=None, help="pairs per case (default 15)")
     args = p.parse_args()
     samples = args.samples or (5 if args.quick else 15)
     report_environment()
-    apply_memory_policy(args.default_malloc)
+    report_memory_policy()
 
     rows = []
     for name in args.shapes.split(","):
@@ -150,7 +154,7 @@ def main() -> None:
                 fns["torch"]()
                 check_grads(ours_t, torch_t, dtype)
             fns["floor"] = floor_step(x, w, g)
-            mem = peak_memory(ours, n * g.shape[2] * k * c_in * dtype.itemsize)
+            mem, held = peak_memory(ours, n * g.shape[2] * k * c_in * dtype.itemsize)
             for nt in (int(t) for t in args.threads.split(",")):
                 with threads(nt):
                     used = thread_counts()
@@ -168,6 +172,7 @@ def main() -> None:
                         f"{median_ratio(t['ours'], t['floor']):.2f}x",
                         f"{mem:.2f}x" + ("" if name == "toy" else
                                          " ok" if mem < MEMORY_TARGET else " MISSED"),
+                        f"{held:.2f}x",
                         " / ".join(f"{faults[c]:.0f}" for c in ("ours", "torch") if c in faults)]
                 rows.append(row)
                 print(table([row], HEADERS).splitlines()[-1], flush=True)
@@ -178,7 +183,7 @@ def main() -> None:
 
 
 HEADERS = ["shape", "dtype", "threads np/torch", "ours", "torch", "ours/torch",
-           "target", "BLAS floor", "ours/floor", "peak mem / window",
+           "target", "BLAS floor", "ours/floor", "peak mem / window", "kept / window",
            "page faults/call ours / torch"]
 
 if __name__ == "__main__":

@@ -64,9 +64,6 @@ def report_environment() -> None:
             print(f"  {info.get('user_api')}: {info.get('internal_api')} "
                   f"{info.get('version')}  arch={info.get('architecture', '-')}  "
                   f"threads={info.get('num_threads')}  ({os.path.basename(info['filepath'])})")
-    malloc = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
-    if malloc:
-        print(f"glibc malloc tunables from the environment: {malloc}")
     bad = {k: os.environ[k] for k in BAD_ENV if k in os.environ}
     if bad:
         banner = "!" * 78
@@ -77,13 +74,12 @@ def report_environment() -> None:
     sys.stdout.flush()
 
 
-def apply_memory_policy(default_malloc: bool) -> None:
-    """tinygrad1d's `tg.keep_freed_memory()` (what `tinygrad1d train` does), unless asked not
-    to; it is process-wide, so it applies to torch as much as to us. Prints which ran."""
-    from tinygrad1d import keep_freed_memory
-    state = "default glibc malloc" if default_malloc else \
-        ("tg.keep_freed_memory() applied" if keep_freed_memory() else "mallopt NOT available")
-    print(f"memory policy: {state}")
+def report_memory_policy() -> None:
+    """Say which allocator settings are in force: the default unless MALLOC_* tunables were
+    set in the command (a tuned variant, reported beside the default, never instead)."""
+    tuned = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
+    policy = f"TUNED glibc malloc {tuned}" if tuned else "default glibc malloc"
+    print(f"memory policy: {policy} (tinygrad1d recycles its own big buffers: memory.py)")
 
 
 @contextlib.contextmanager

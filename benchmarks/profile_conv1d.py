@@ -3,7 +3,7 @@
 Run (both variables unset in the same command):
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/profile_conv1d.py \\
-        --shape mnist1d --dtype float32 [--calls 200] [--default-malloc]
+        --shape mnist1d --dtype float32 [--calls 200]
 
 Every registered primitive's numpy `forward` is wrapped with a timer (in this process only),
 keyed by phase (fwd while recording, bwd inside backward), op name and input shapes; what
@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 from conv1d import SHAPES, make_case, ours_step
-from harness import apply_memory_policy, report_environment, table, threads
+from harness import report_environment, report_memory_policy, table, threads
 
 from tinygrad1d.tensor import OPS, is_grad_enabled
 
@@ -43,10 +43,9 @@ def main() -> None:
     p.add_argument("--shape", default="mnist1d", choices=list(SHAPES))
     p.add_argument("--dtype", default="float32")
     p.add_argument("--calls", type=int, default=None, help="default: ~2 s worth")
-    p.add_argument("--default-malloc", action="store_true", help="skip tg.keep_freed_memory()")
     args = p.parse_args()
     report_environment()
-    apply_memory_policy(args.default_malloc)
+    report_memory_policy()
     step, _ = ours_step(*make_case(SHAPES[args.shape], np.dtype(args.dtype)))
     acc: dict = collections.defaultdict(float)
     with threads(1):

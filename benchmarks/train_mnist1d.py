@@ -7,7 +7,7 @@ Run (both variables unset in the same command; they slow numpy's BLAS):
 One step = forward on a batch of 100, cross-entropy, backward, Adam update: exactly what
 `tinygrad1d train` repeats 6,000 times. Both models start from the same weights and see the
 same batches. Per-step cost in this small model is Python overhead, not arithmetic, so this
-measures the engine's bookkeeping. Target: at most 1.0x PyTorch per step.
+measures the engine's bookkeeping. Target: at most 0.8x PyTorch per step.
 """
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import argparse
 import numpy as np
 from harness import (
     alternate,
-    apply_memory_policy,
     median,
     median_ratio,
     report_environment,
+    report_memory_policy,
     table,
     threads,
 )
@@ -29,7 +29,7 @@ import tinygrad1d as tg
 from tinygrad1d import data, models, optim
 from tinygrad1d import functional as F
 
-TARGET = 1.0
+TARGET = 0.8  # issue "Core v2": the paper CNN's Adam step at most 0.8x PyTorch
 BATCH = 100
 
 
@@ -76,10 +76,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer samples")
     p.add_argument("--threads", default="1,2")
-    p.add_argument("--default-malloc", action="store_true", help="skip tg.keep_freed_memory()")
     args = p.parse_args()
     report_environment()
-    apply_memory_policy(args.default_malloc)
+    report_memory_policy()
     preset = models.get_preset("paper_cnn")
     ds = data.load_mnist1d()
     x, y = preset.prepare(ds.x_train), ds.y_train

@@ -10,7 +10,6 @@
 # importing ops registers the primitives as Tensor methods; functional adds Tensor.conv1d
 from . import functional, init, nn, ops, optim
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .memory import keep_freed_memory
 from .tensor import OPS, BackwardError, Function, Tensor, default_rng, enable_grad
 from .tensor import get_default_dtype, grad, is_grad_enabled, manual_seed, no_grad
 from .tensor import scope, set_default_dtype
@@ -20,6 +19,6 @@ from .viz import draw, to_dot
 __version__ = "0.1.0"
 __all__ = ["OPS", "BackwardError", "Function", "GradcheckError", "Tensor", "default_rng", "draw",
            "enable_grad", "functional", "get_default_dtype", "grad", "gradcheck",
-           "gradgradcheck", "init", "is_grad_enabled", "keep_freed_memory", "manual_seed", "nn",
+           "gradgradcheck", "init", "is_grad_enabled", "manual_seed", "nn",
            "no_grad", "ones", "ops", "optim", "rand", "randn", "scope", "set_default_dtype",
            "to_dot", "zeros"]

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from . import data, optim
-from .memory import keep_freed_memory
 from .models import DEFAULT_PRESET, PRESETS, get_preset
 from .tensor import get_default_dtype, manual_seed, set_default_dtype
 from .train import (
@@ -195,7 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    keep_freed_memory()  # a training step reuses the same big buffers: keep them (memory.py)
     args = build_parser().parse_args(argv)
     if args.command is None:  # `tinygrad1d` alone trains with the defaults
         args = build_parser().parse_args(["train", *(argv or [])])

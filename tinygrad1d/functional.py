@@ -29,6 +29,8 @@ def _t(x, op: str, name: str) -> Tensor:
 
 
 def _int(v, op: str, name: str, lo: int) -> int:
+    if type(v) is int and v >= lo:  # the usual case, checked on every call: keep it short
+        return v
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
         raise TypeError(f"{op}: {name} must be an int, got {v!r}")
     if v < lo:
@@ -121,6 +123,8 @@ def _conv_padding(padding, k: int, stride: int, dilation: int, op: str) -> tuple
             return total // 2, total - total // 2  # the odd sample goes right, as torch
         raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', "
                          f"got {padding!r}")
+    if type(padding) is int and padding >= 0:
+        return padding, padding
     pads = tuple(padding) if isinstance(padding, (tuple, list)) else (padding,)
     if len(pads) not in (1, 2):
         raise ValueError(f"{op}: padding must be an int or a (left, right) pair, got {padding!r}")

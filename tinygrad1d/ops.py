@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from .memory import BUFFERS
+
 from .tensor import Function, Tensor, as_index, normalize_axes, normalize_axis, register
 from .tensor import shape_args
 
@@ -230,8 +232,8 @@ class _Reduce(Function):
         return cls.apply(x, axis=normalize_axes(axis, x.ndim, cls.name), keepdims=bool(keepdims))
 
 
-def _keep(x: np.ndarray, axis) -> tuple:
-    """The shape of a reduction over `axis` with keepdims=True."""
+def _keep(x, axis) -> tuple:
+    """The shape of a reduction of x (an array or Tensor) over `axis` with keepdims=True."""
     if axis is None:
         return (1,) * x.ndim
     axes = {a % x.ndim for a in ((axis,) if isinstance(axis, (int, np.integer)) else axis)}
@@ -248,12 +250,12 @@ def _spread(g: Tensor, kshape: tuple, shape: tuple) -> Tensor:
 @register("sum")
 class Sum(_Reduce):
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.kshape = _keep(x, axis)
         return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
     # every input element contributes with weight 1: spread g back over the summed axes
     def backward(ctx, g):
-        return _spread(g, ctx.kshape, ctx.inputs[0].shape)
+        x = ctx.inputs[0]
+        return _spread(g, _keep(x, ctx.params.get("axis")), x.shape)
     hints = hint(np.sum, "real", shapes="unary", axis="axes", keepdims="bool")
 
 
@@ -514,7 +516,11 @@ def _gather_windows(x: np.ndarray, w: Windows, axis: int, value: float) -> np.nd
     pre, k_n = (slice(None),) * axis, w.shape
     if x.size < _SMALL:
         return _take(x, w, axis, value) if any(w.padding) else np.take(x, w.index(), axis=axis)
-    out = np.empty(x.shape[:axis] + k_n + x.shape[axis + 1:], x.dtype)
+    if not x.flags.c_contiguous:  # every sample is read once per tap: lay it out once first
+        laid_out = BUFFERS.empty(x.shape, x.dtype)
+        np.copyto(laid_out, x)
+        x = laid_out
+    out = BUFFERS.empty(x.shape[:axis] + k_n + x.shape[axis + 1:], x.dtype)
     for k, (i0, i1, p) in enumerate(w.spans):
         out[pre + (k, slice(i0, i1))] = x[pre + (slice(p, p + w.stride * (i1 - i0), w.stride),)]
         if i0 > 0:
@@ -528,7 +534,7 @@ def _scatter_windows(x: np.ndarray, w: Windows, axis: int) -> np.ndarray:
     """The adjoint of _gather_windows: add each tap's slab back where it was read; what was
     read from the padding has nowhere to go."""
     pre = (slice(None),) * axis
-    out = np.zeros(x.shape[:axis] + (w.length,) + x.shape[axis + 2:], x.dtype)
+    out = BUFFERS.zeros(x.shape[:axis] + (w.length,) + x.shape[axis + 2:], x.dtype)
     for k, (i0, i1, p) in enumerate(w.spans):
         if i1 > i0:
             read = slice(p, p + w.stride * (i1 - i0), w.stride)
@@ -629,6 +635,9 @@ class MatMul(Function):
     def forward(ctx, x, y):
         if x.ndim == 0 or y.ndim == 0 or x.shape[-1] != y.shape[-2 if y.ndim > 1 else 0]:
             raise ValueError(f"matmul: shapes {x.shape} and {y.shape} do not align")
+        if x.ndim == 2 and y.ndim == 2:  # conv1d's products: their big results are recycled
+            dtype = np.result_type(x, y)
+            return np.matmul(x, y, out=BUFFERS.empty((x.shape[0], y.shape[1]), dtype))
         return np.matmul(x, y)
 
     def backward(ctx, g):  # d(x @ y) = (g @ y^T, x^T @ g); batch axes are summed by the engine

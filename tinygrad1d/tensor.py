@@ -482,13 +482,15 @@ class Descriptor:
     node that made it, enough to draw it, never its array. `tensor()` is the tensor itself
     while somebody else still holds it (a drawing then shows its data and grad)."""
 
-    __slots__ = ("shape", "dtype", "name", "requires_grad", "is_param", "_ctx", "_ref")
+    __slots__ = ("shape", "dtype", "name", "is_param", "_ctx", "_ref")
 
     def __init__(self, t: Tensor):
-        self.shape, self.dtype, self.name = t.data.shape, t.data.dtype, t.name
-        self.requires_grad, self.is_param, self._ctx = t.requires_grad, t.is_param, t._ctx
-        self._ref = weakref.ref(t)
+        data = t.data
+        self.shape, self.dtype, self.name = data.shape, data.dtype, t.name
+        self.is_param, self._ctx, self._ref = t.is_param, t._ctx, weakref.ref(t)
 
+    # leaves that require grad are never described (they stay): the rest is what was made
+    requires_grad = property(lambda self: self._ctx is not None)
     size = property(lambda self: math.prod(self.shape))
     ndim = property(lambda self: len(self.shape))
 
@@ -570,7 +572,8 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
         while waiting:
             _, _, t = heapq.heappop(waiting)
             g = grads.pop(id(t))
-            done.append((t, g))
+            if t._retain or wanted is not None:
+                done.append((t, g))
             ctx = t._ctx
             walked.append(ctx)
             gs = ctx.backward(g)
