@@ -560,17 +560,18 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
     end, so a walk that fails changes nothing; `wanted` collects the gradients of chosen
     tensors instead (tg.grad). Without `retain` the walked nodes are freed (Function.free)."""
     grads: dict[int, Tensor] = {}  # id(tensor) -> the sum of the gradients sent to it so far
-    waiting: list = []  # heap of (-record number, id, tensor) for tensors made by a node
+    waiting: list[int] = []  # heap of -(record number) of the nodes whose output got one
+    made: dict[int, Tensor] = {}  # record number -> the tensor that node made
     leaves: list = []
     done: list = []  # (tensor, gradient) of every tensor whose gradient is complete
     walked: list = []
     for r, s in zip(roots, seeds):
-        _send(r, s, grads, waiting, leaves)
+        _send(r, s, grads, waiting, made, leaves)
     prev_mode = _State.grad_enabled
     _State.grad_enabled = create_graph  # with it on, backward's own ops are recorded
     try:
         while waiting:
-            _, _, t = heapq.heappop(waiting)
+            t = made.pop(-heapq.heappop(waiting))
             g = grads.pop(id(t))
             if t._retain or wanted is not None:
                 done.append((t, g))
@@ -581,7 +582,7 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
                 if gx is not None and x.requires_grad:
                     if gx.data.shape != x.data.shape or gx.data.dtype != x.data.dtype:
                         gx = _fit(gx, x, ctx)
-                    _send(x, gx, grads, waiting, leaves)
+                    _send(x, gx, grads, waiting, made, leaves)
     finally:
         _State.grad_enabled = prev_mode
     done.extend((x, grads[id(x)]) for x in leaves)
@@ -599,7 +600,7 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
             ctx.free(light)
 
 
-def _send(x: Tensor, g: Tensor, grads: dict, waiting: list, leaves: list) -> None:
+def _send(x: Tensor, g: Tensor, grads: dict, waiting: list, made: dict, leaves: list) -> None:
     """Add g to what x has received; the first gradient for x queues it (or its leaf)."""
     k = id(x)
     prev = grads.get(k)
@@ -615,7 +616,8 @@ def _send(x: Tensor, g: Tensor, grads: dict, waiting: list, leaves: list) -> Non
                             "walked and its saved values freed; pass retain_graph=True to walk "
                             "it twice")
     else:
-        heapq.heappush(waiting, (-ctx.seq, k, x))
+        heapq.heappush(waiting, -ctx.seq)
+        made[ctx.seq] = x
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
