@@ -5,6 +5,8 @@ import re
 import tokenize
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -65,7 +67,6 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     """The README's code is executed as written (in a scratch directory)."""
     import shutil
 
-    import pytest
     blocks = re.findall(r"```python\n(.+?)\n```", (ROOT / "README.md").read_text(), re.S)
     assert blocks
     if shutil.which("dot") is None:
@@ -75,3 +76,21 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
         namespace: dict = {}
         exec(compile(code, "README.md", "exec"), namespace)
     assert (tmp_path / "graph.svg").stat().st_size > 0
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "docs").glob("*.md")))
+def test_docs_python_blocks_run(page, tmp_path):
+    """Every ```python block of a docs page runs, in order, in a fresh interpreter (a page
+    may register an op of its own, and the registry is per process)."""
+    import shutil
+    import subprocess
+    import sys
+
+    blocks = re.findall(r"```python\n(.+?)\n```", (ROOT / "docs" / page).read_text(), re.S)
+    if any("tg.draw" in b or ".render(" in b for b in blocks) and shutil.which("dot") is None:
+        pytest.skip(f"{page} renders with Graphviz's dot (CI installs it)")
+    script = tmp_path / "page.py"
+    script.write_text("\n\n".join(blocks) + "\n")
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, f"{page}: {run.stderr[-2000:]}"

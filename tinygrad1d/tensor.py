@@ -221,11 +221,13 @@ class Function:
         light descriptors), so a kept output no longer holds any intermediate array.
 
         Leaves that require grad stay (the model holds them anyway, as PyTorch's graph holds
-        its leaves), and so do one-element constants (a lifted number costs less than its
-        descriptor); every other input becomes one shared Descriptor per tensor (`light`)."""
+        its leaves), and so do tensors marked retain_grad() (asked for by name, to be looked
+        at) and one-element constants (a lifted number costs less than its descriptor); every
+        other input becomes one shared Descriptor per tensor (`light`)."""
         inputs = []
         for x in ctx.inputs:
-            if x._ctx is not None or not (x.requires_grad or x.data.size == 1):
+            keep = x.requires_grad or x.data.size == 1 if x._ctx is None else x._retain
+            if not keep:
                 d = light.get(id(x))
                 if d is None:
                     d = light[id(x)] = Descriptor(x)
