@@ -13,7 +13,7 @@ import json
 import statistics
 from pathlib import Path
 
-from tinygrad1d import cli
+from tinygrad1d.app import cli
 
 
 def main() -> None:

@@ -18,9 +18,10 @@ import torch
 from torch import nn as tnn
 
 import tinygrad1d as tg
-from tinygrad1d import data, models, optim
+from tinygrad1d import data, optim
+from tinygrad1d.app import models
 from tinygrad1d.data import DataLoader
-from tinygrad1d.train import Trainer
+from tinygrad1d.app.train import Trainer
 
 
 def torch_twin(model: tg.nn.Module) -> tnn.Module:

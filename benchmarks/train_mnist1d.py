@@ -26,7 +26,8 @@ from harness import (
 from harness import torch as torch_mod
 
 import tinygrad1d as tg
-from tinygrad1d import data, models, optim
+from tinygrad1d import data, optim
+from tinygrad1d.app import models
 from tinygrad1d import functional as F
 
 TARGET = 0.8  # issue "Core v2": the paper CNN's Adam step at most 0.8x PyTorch

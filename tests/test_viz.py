@@ -10,7 +10,7 @@ import pytest
 import tinygrad1d as tg
 import tinygrad1d.functional as F
 from tinygrad1d import nn, viz
-from tinygrad1d.cli import main
+from tinygrad1d.app.cli import main
 
 NODE = re.compile(r'^\t([tog]\d+) \[label="((?:[^"\\]|\\.)*)"', re.M)
 EDGE = re.compile(r"^\t([tog]\d+) -> ([tog]\d+)(?: \[(.*)\])?$", re.M)

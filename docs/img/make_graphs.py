@@ -11,8 +11,9 @@ import numpy as np
 
 import tinygrad1d as tg
 import tinygrad1d.functional as F
-from tinygrad1d import models, viz
-from tinygrad1d.cli import main
+from tinygrad1d import viz
+from tinygrad1d.app import models
+from tinygrad1d.app.cli import main
 
 HERE = Path(__file__).resolve().parent
 EXT = ".svg"  # .png for a quick look at the pictures elsewhere

@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import time
@@ -15,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import functional as F
-from .data import DataLoader
-from . import nn, optim
-from .tensor import Tensor, no_grad
+from .. import functional as F
+from .. import nn, optim
+from ..data import DataLoader
+from ..data.files import atomic_write
+from ..tensor import Tensor, no_grad
 
 __all__ = ["Trainer", "evaluate", "accuracy", "confusion_matrix", "save_checkpoint",
-           "load_checkpoint", "write_report", "TrainingDiverged"]
+           "load_checkpoint", "TrainingDiverged"]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -184,10 +184,8 @@ def save_checkpoint(path: str | Path, trainer: Trainer, meta: dict | None = None
             "seconds": trainer.seconds, "history": trainer.history,
             "schedule_count": getattr(trainer.schedule, "count", None), "meta": meta or {}}
     arrays["info"] = np.array(json.dumps(info))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)  # atomic: an interrupted save never leaves half a checkpoint
-    return path
+    # an interrupted save leaves the previous checkpoint, never half of one
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict, dict, dict]:
@@ -216,54 +214,3 @@ def load_checkpoint(path: str | Path, trainer: Trainer) -> dict:
         trainer.schedule.count = info["schedule_count"]
         trainer.optimizer.lr = trainer.schedule.lr_at(trainer.schedule.count)
     return info
-
-
-# ------------------------------------------------------------------ run reports
-
-
-def write_report(out: Path, history: list[dict], final: dict, metrics: dict) -> list[Path]:
-    """metrics.json, history.csv, curves.png and confusion.png (the PNGs need matplotlib)."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / "metrics.json", out / "history.csv"]
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "step", k))
-    with open(out / "history.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(history)
-    try:
-        import matplotlib
-        matplotlib.use("Agg")  # files only: no display needed
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: skipping curves.png and confusion.png "
-              "(pip install matplotlib)")
-        return written
-    steps = [r["step"] for r in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, ax in (("loss", a), ("accuracy", b)):
-        ax.plot(steps, [r[f"train_{key}"] for r in history], label="train")
-        if history and f"test_{key}" in history[0]:
-            ax.plot(steps, [r[f"test_{key}"] for r in history], label="test")
-        ax.set_xlabel("step")
-        ax.set_ylabel(key)
-        ax.legend()
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=100)
-    plt.close(fig)
-    cm = final["confusion"]
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.imshow(cm, cmap="Blues")
-    for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
-                color="white" if v > cm.max() / 2 else "black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"test accuracy {final['accuracy']:.4f}")
-    ax.set_xticks(range(len(cm)))
-    ax.set_yticks(range(len(cm)))
-    fig.tight_layout()
-    fig.savefig(out / "confusion.png", dpi=100)
-    plt.close(fig)
-    return written + [out / "curves.png", out / "confusion.png"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import nn
+from .. import nn
 
 
 def paper_cnn(init: str = "torch") -> nn.Sequential:

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data, optim
+from .. import data, optim
+from ..tensor import get_default_dtype, manual_seed, set_default_dtype
 from .models import DEFAULT_PRESET, PRESETS, get_preset
-from .tensor import get_default_dtype, manual_seed, set_default_dtype
+from .report import write_report
 from .train import (
     Trainer,
     TrainingDiverged,
     evaluate,
     load_checkpoint,
     read_checkpoint,
-    write_report,
 )
 
 OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD,
@@ -111,10 +111,10 @@ def cmd_train(args) -> int:
 def _graph_for_run(preset, model, x, out: Path) -> list[Path]:
     """graph.svg of one forward pass (graph.dot alone when Graphviz's dot is missing)."""
     try:
-        from . import viz
+        from .. import viz
     except ImportError:
         return []
-    from .tensor import Tensor
+    from ..tensor import Tensor
     root = model(Tensor(x, requires_grad=True))  # drawn as the input leaf
     return [viz.save(root, out / "graph.svg", collapse=True, required=False)]
 
@@ -141,8 +141,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_graph(args) -> int:
-    from . import viz
-    from .tensor import Tensor
+    from .. import viz
+    from ..tensor import Tensor
     preset = get_preset(args.model)
     manual_seed(0)
     model = preset.build()
