@@ -12,20 +12,12 @@ from functools import lru_cache
 import numpy as np
 
 from .ops import Windows, const
-from .tensor import OPS, Tensor, _lift, default_rng, normalize_axes, normalize_axis, scope
+from .tensor import OPS, Tensor, _lift, as_index, as_tensor, default_rng, normalize_axes
+from .tensor import normalize_axis, scope
 
 __all__ = ["conv_output_size", "conv1d", "max_pool1d", "avg_pool1d", "global_avg_pool1d",
            "linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
            "nll_loss", "mse_loss", "dropout", "batch_norm", "window_index"]
-
-
-def _t(x, op: str, name: str) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    try:
-        return Tensor(x)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{op}: {name} must be a Tensor or array-like: {e}") from None
 
 
 def _int(v, op: str, name: str, lo: int) -> int:
@@ -146,7 +138,7 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
     weight by every window; the gather's scatter-add gradient and the matmul's sums are where
     those shared uses add up. No backward of its own."""
     op = "conv1d"
-    x, w = _t(x, op, "x"), _t(w, op, "w")
+    x, w = as_tensor(x, op, "x"), as_tensor(w, op, "w")
     single = x.ndim == 1  # the seed's SimpleConv1d case: one channel, one signal
     if single and w.ndim != 1:
         raise ValueError(f"conv1d: a 1-D input (L,) needs a 1-D weight (K,), got w {w.shape}")
@@ -165,7 +157,7 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
         raise ValueError(f"conv1d: x has {c_in} channels but w {w.shape} expects "
                          f"{c_g * groups} (w.shape[1] * groups={groups})")
     if b is not None:
-        b = _t(b, op, "b")
+        b = as_tensor(b, op, "b")
         if b.shape != (c_out,) and not (single and b.size == 1):
             raise ValueError(f"conv1d: b must have shape ({c_out},) for w {w.shape}, got {b.shape}")
     l_out = _out_len(length, sum(pads), k, stride, dilation, op)
@@ -196,7 +188,7 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
 
 def _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, op: str):
     """Checked arguments and the Windows geometry (with the extra right padding of ceil_mode)."""
-    x = _t(x, op, "x")
+    x = as_tensor(x, op, "x")
     if x.ndim not in (2, 3) or x.shape[-1] == 0:
         raise ValueError(f"{op}: expected x (N, C, L) or (C, L) with L >= 1, got shape {x.shape}")
     k, s, p, d = pool_args(op, kernel_size, stride, padding, dilation)
@@ -269,7 +261,7 @@ def avg_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
 
 def global_avg_pool1d(x) -> Tensor:
     """Mean over the length axis: (N, C, L) -> (N, C)."""
-    x = _t(x, "global_avg_pool1d", "x")
+    x = as_tensor(x, "global_avg_pool1d", "x")
     with scope("global_avg_pool1d"):
         return x.mean(axis=-1)
 
@@ -279,11 +271,11 @@ def global_avg_pool1d(x) -> Tensor:
 
 def linear(x, w, b=None) -> Tensor:
     """x @ w.T + b: x (..., in), w (out, in), b (out,) -> (..., out)."""
-    x, w = _t(x, "linear", "x"), _t(w, "linear", "w")
+    x, w = as_tensor(x, "linear", "x"), as_tensor(w, "linear", "w")
     if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
         raise ValueError(f"linear: x {x.shape} does not fit w {w.shape} (out, in): "
                          f"x.shape[-1] must equal w.shape[1]")
-    if b is not None and (_t(b, "linear", "b").shape != (w.shape[0],)):
+    if b is not None and (as_tensor(b, "linear", "b").shape != (w.shape[0],)):
         raise ValueError(f"linear: b must have shape ({w.shape[0]},), got {np.shape(b)}")
     with scope("linear"):
         out = x @ w.transpose()
@@ -291,20 +283,20 @@ def linear(x, w, b=None) -> Tensor:
 
 
 def relu(x) -> Tensor:
-    return _t(x, "relu", "x").relu()
+    return as_tensor(x, "relu", "x").relu()
 
 
 def sigmoid(x) -> Tensor:
-    return _t(x, "sigmoid", "x").sigmoid()
+    return as_tensor(x, "sigmoid", "x").sigmoid()
 
 
 def tanh(x) -> Tensor:
-    return _t(x, "tanh", "x").tanh()
+    return as_tensor(x, "tanh", "x").tanh()
 
 
 def softmax(x, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along axis, shifted by the max for stability."""
-    x = _t(x, "softmax", "x")
+    x = as_tensor(x, "softmax", "x")
     axis = normalize_axis(axis, x.ndim, "softmax")
     with scope("softmax", axis=axis):
         e = (x - x.data.max(axis=axis, keepdims=True)).exp()  # constant shift, exact gradient
@@ -313,7 +305,7 @@ def softmax(x, axis: int = -1) -> Tensor:
 
 def log_softmax(x, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along axis, stable for large inputs."""
-    x = _t(x, "log_softmax", "x")
+    x = as_tensor(x, "log_softmax", "x")
     axis = normalize_axis(axis, x.ndim, "log_softmax")
     with scope("log_softmax", axis=axis):
         z = x - x.data.max(axis=axis, keepdims=True)  # constant shift, exact gradient
@@ -325,7 +317,7 @@ def log_softmax(x, axis: int = -1) -> Tensor:
 
 
 def sqrt(x) -> Tensor:
-    return _t(x, "sqrt", "x") ** 0.5
+    return as_tensor(x, "sqrt", "x") ** 0.5
 
 
 def _count(shape: tuple, axes) -> int:
@@ -335,14 +327,14 @@ def _count(shape: tuple, axes) -> int:
 
 def mean(x, axis=None, keepdims: bool = False) -> Tensor:
     """Mean over axis (None: all), numpy's spellings."""
-    x = _t(x, "mean", "x")
+    x = as_tensor(x, "mean", "x")
     axes = normalize_axes(axis, x.ndim, "mean")
     return x.sum(axes, keepdims) / max(_count(x.shape, axes), 1)
 
 
 def var(x, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
     """Variance with Bessel's correction by default, as torch.var."""
-    x = _t(x, "var", "x")
+    x = as_tensor(x, "var", "x")
     axes = normalize_axes(axis, x.ndim, "var")
     d = x - x.mean(axes, keepdims=True)
     return (d * d).sum(axes, keepdims) / max(_count(x.shape, axes) - correction, 1)
@@ -350,12 +342,12 @@ def var(x, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
 
 def amin(x, axis=None, keepdims: bool = False) -> Tensor:
     """Minimum over axis (also x.min()): the max of -x, so ties share the gradient evenly."""
-    return -(-_t(x, "amin", "x")).max(axis, keepdims)
+    return -(-as_tensor(x, "amin", "x")).max(axis, keepdims)
 
 
 def flatten(x, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     """Merge the axes start_axis..end_axis into one."""
-    x = _t(x, "flatten", "x")
+    x = as_tensor(x, "flatten", "x")
     if x.ndim == 0:
         return x.reshape(1)
     s, e = (normalize_axis(a, x.ndim, "flatten") for a in (start_axis, end_axis))
@@ -364,14 +356,14 @@ def flatten(x, start_axis: int = 0, end_axis: int = -1) -> Tensor:
 
 def unsqueeze(x, axis: int) -> Tensor:
     """Insert an axis of size 1 at `axis`."""
-    x = _t(x, "unsqueeze", "x")
+    x = as_tensor(x, "unsqueeze", "x")
     axis = normalize_axis(axis, x.ndim + 1, "unsqueeze")
     return x.reshape(x.shape[:axis] + (1,) + x.shape[axis:])
 
 
 def squeeze(x, axis=None) -> Tensor:
     """Drop axes of size 1 (all of them, or the one named; another size is left alone)."""
-    x = _t(x, "squeeze", "x")
+    x = as_tensor(x, "squeeze", "x")
     if axis is None:
         return x.reshape(tuple(n for n in x.shape if n != 1))
     axis = normalize_axis(axis, x.ndim, "squeeze")
@@ -381,7 +373,7 @@ def squeeze(x, axis=None) -> Tensor:
 def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (identity if not
     training). Draws from the package generator (tg.manual_seed)."""
-    x = _t(x, "dropout", "x")
+    x = as_tensor(x, "dropout", "x")
     p = dropout_p(p, "dropout")
     if not training or p == 0.0:
         return x
@@ -398,7 +390,7 @@ def batch_norm(x, running_mean: np.ndarray | None, running_var: np.ndarray | Non
 
     Training uses the batch statistics (biased variance) and updates the running arrays in
     place (unbiased variance, as torch); evaluation uses the running statistics."""
-    x = _t(x, "batch_norm", "x")
+    x = as_tensor(x, "batch_norm", "x")
     if x.ndim not in (2, 3):
         raise ValueError(f"batch_norm: expected x (N, C) or (N, C, L), got {x.shape}")
     axes = (0,) if x.ndim == 2 else (0, 2)
@@ -442,10 +434,7 @@ def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
 
 
 def _class_index(target, n: int, c: int, op: str) -> np.ndarray:
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if t.dtype.kind == "f" and not (t == np.round(t)).all():
-        raise TypeError(f"{op}: class targets of shape {t.shape} must be integers")
-    t = t.astype(np.intp)
+    t = as_index(target, op, "class targets").astype(np.intp)
     if t.shape != (n,):
         raise ValueError(f"{op}: class target must have shape ({n},), got {t.shape}")
     if t.size and (t.min() < 0 or t.max() >= c):
@@ -456,7 +445,7 @@ def _class_index(target, n: int, c: int, op: str) -> np.ndarray:
 
 def nll_loss(logp, target, reduction: str = "mean") -> Tensor:
     """-logp[i, target[i]] for log-probabilities (N, C) and class indices (N,)."""
-    logp = _t(logp, "nll_loss", "logp")
+    logp = as_tensor(logp, "nll_loss", "logp")
     if logp.ndim != 2:
         raise ValueError(f"nll_loss: expected log-probabilities (N, C), got {logp.shape}")
     t = _class_index(target, logp.shape[0], logp.shape[1], "nll_loss")
@@ -467,7 +456,7 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy of logits (N, C) (or (C,)) against class indices (N,) or class
     probabilities / one-hot rows (N, C); computed via log_softmax, so stable for large logits."""
     op = "cross_entropy"
-    logits = _t(logits, op, "logits")
+    logits = as_tensor(logits, op, "logits")
     if logits.ndim == 1:  # one unbatched sample
         t = target.data if isinstance(target, Tensor) else np.asarray(target)
         out = cross_entropy(logits.reshape(1, -1), t.reshape((1,) + t.shape), reduction)
@@ -485,7 +474,7 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
 
 def mse_loss(pred, target, reduction: str = "mean") -> Tensor:
     """Mean squared error between tensors of the same shape."""
-    pred = _t(pred, "mse_loss", "pred")
+    pred = as_tensor(pred, "mse_loss", "pred")
     target = _lift((pred, target), "mse_loss")[1]
     if pred.shape != target.shape:
         raise ValueError(f"mse_loss: pred {pred.shape} and target {target.shape} differ in shape")

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
-from .tensor import Tensor, get_default_dtype
+from .tensor import Tensor, as_tensor, get_default_dtype
 
 __all__ = ["Parameter", "Module", "Linear", "Conv1d", "SimpleConv1d", "ReLU", "Sigmoid", "Tanh",
            "Flatten", "Dropout", "MaxPool1d", "AvgPool1d", "GlobalAvgPool1d", "BatchNorm1d",
@@ -219,7 +219,7 @@ class SimpleConv1d(Module):
         self.weight, self.bias = _params(init, (kernel_size,), (1,))
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = as_tensor(x, type(self).__name__)
         if x.ndim != 1:
             raise ValueError(f"SimpleConv1d: expected one signal of shape (L,), got {x.shape}")
         return F.conv1d(x, self.weight, self.bias)
@@ -243,7 +243,7 @@ class BatchNorm1d(Module):
         self.running_var = np.ones(num_features, np.float64)
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = as_tensor(x, type(self).__name__)
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d: expected (N, {self.num_features}) or "
                              f"(N, {self.num_features}, L), got {x.shape}")

@@ -136,8 +136,12 @@ class Cast(Function):
 # Inputs broadcast against each other; the engine sums each gradient back to its input's shape.
 
 
+class _Broadcasting(Function):
+    broadcasts = True  # an input smaller than the output is read by several outputs
+
+
 @register("add")
-class Add(Function):
+class Add(_Broadcasting):
     def forward(ctx, x, y):
         return x + y
 
@@ -147,7 +151,7 @@ class Add(Function):
 
 
 @register("sub")
-class Sub(Function):
+class Sub(_Broadcasting):
     def forward(ctx, x, y):
         return x - y
 
@@ -157,7 +161,7 @@ class Sub(Function):
 
 
 @register("mul")
-class Mul(Function):
+class Mul(_Broadcasting):
     def forward(ctx, x, y):
         return x * y
 
@@ -168,7 +172,7 @@ class Mul(Function):
 
 
 @register("div")
-class Div(Function):
+class Div(_Broadcasting):
     def forward(ctx, x, y):
         return x / y
 
@@ -180,7 +184,7 @@ class Div(Function):
 
 
 @register("pow")
-class Pow(Function):
+class Pow(_Broadcasting):
     saves_output = True
 
     def forward(ctx, x, y):
@@ -198,7 +202,7 @@ class Pow(Function):
 
 
 @register("maximum")
-class Maximum(Function):
+class Maximum(_Broadcasting):
     def forward(ctx, x, y):
         return np.maximum(x, y)
 
@@ -210,7 +214,7 @@ class Maximum(Function):
 
 
 @register("where")
-class Where(Function):
+class Where(_Broadcasting):
     def forward(ctx, cond, x, y):
         return np.where(cond, x, y)
 
@@ -341,7 +345,7 @@ class Transpose(Function):
 
 
 @register("expand")
-class Expand(Function):
+class Expand(_Broadcasting):
     @classmethod
     def method(cls, x, *shape):
         """Broadcast to `shape` (varargs or one tuple), numpy's rules."""

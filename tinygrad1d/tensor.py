@@ -138,16 +138,28 @@ def shape_args(shape: tuple, op: str) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-def as_index(index, op: str) -> np.ndarray:
+def as_index(index, op: str, what: str = "index") -> np.ndarray:
     """An integer index array from integers, a list or a Tensor. A float array of whole numbers
-    counts (Tensor([0, 2]) is float32); other floats and bools are refused."""
+    counts (Tensor([0, 2]) is float32); other floats, bools and non-numbers are refused."""
     a = np.asarray(index.data if isinstance(index, Tensor) else index)
     if a.dtype.kind in "iu":
         return a
     if a.size == 0 or (a.dtype.kind == "f" and np.array_equal(a, np.round(a))):
         return a.astype(np.intp)
-    raise TypeError(f"{op}: index must hold integers (whole numbers), got an array of dtype "
+    raise TypeError(f"{op}: {what} must hold integers (whole numbers), got an array of dtype "
                     f"{a.dtype}")
+
+
+def as_tensor(x, op: str, name: str = "x") -> Tensor:
+    """x itself if it is a Tensor, else a constant made by the constructor's rules; a
+    TypeError naming the op and the argument if it cannot be one."""
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return Tensor(x)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{op}: {name} must be a Tensor or array-like, got "
+                        f"{type(x).__name__}: {e}") from None
 
 
 # ------------------------------------------------------------------ the op base class
@@ -174,6 +186,7 @@ class Function:
 
     name = "function"  # set by @register
     saves_output = False
+    broadcasts = False  # True where inputs broadcast against each other (drawings say so)
     freed = False
     hints: dict = {}
 
@@ -277,11 +290,7 @@ def _lift(args: Sequence, op: str) -> tuple:
         elif isinstance(a, (numbers.Number, np.generic)) and not isinstance(a, complex):
             out.append(Tensor._make(np.asarray(a, dtype=ref), False, None))
         else:
-            try:
-                out.append(Tensor(a))
-            except (TypeError, ValueError) as e:
-                raise TypeError(f"{op}: cannot use {type(a).__name__} as a tensor input: "
-                                f"{e}") from None
+            out.append(as_tensor(a, op, "an input"))
     return tuple(out)
 
 

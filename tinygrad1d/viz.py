@@ -1,6 +1,8 @@
 """Drawing the recorded graph: tensors as ellipses, primitive ops as boxes, data flowing
-input -> op -> output. `to_dot` builds DOT text by plain string joins (no graphviz needed);
-`draw` wraps the same lines in a graphviz.Digraph; `save` writes .dot/.svg/.png/.pdf.
+input -> op -> output. Two steps, as micrograd's trace/draw_dot: `trace(*roots)` walks the
+graph once (the engine's `walk`) into plain data (nodes, edges, composite groups), and
+`render(trace)` turns that into DOT statements. `to_dot` joins them into DOT text (no graphviz
+needed); `draw` wraps them in a graphviz.Digraph; `save` writes .dot/.svg/.png/.pdf.
 
 Styles: the output (root) is red with a double border, parameters green, other leaves that
 require grad blue, constants dashed grey, intermediate tensors white; primitive ops are grey
@@ -16,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,13 +30,13 @@ from .tensor import Descriptor, Tensor, walk
 if TYPE_CHECKING:
     import graphviz
 
-__all__ = ["to_dot", "draw", "save", "retain_grads", "MAX_NODES"]
+__all__ = ["Edge", "Node", "Trace", "draw", "render", "retain_grads", "save", "to_dot", "trace",
+           "MAX_NODES"]
 
 MAX_NODES = 1500  # op nodes; beyond this dot's layout takes minutes and nobody can read it
 DOT_TIMEOUT = 120  # seconds for the `dot` program
 FORMATS = (".svg", ".png", ".pdf", ".dot")
 RANKDIRS = ("LR", "TB", "RL", "BT")
-_BROADCASTING = {"add", "mul", "div", "pow", "maximum", "where", "expand"}
 _FILL = {"root": "#f7b6b2", "param": "#b9e4b0", "leaf": "#bcd9f5", "const": "#f4f4f4",
          "tensor": "#ffffff", "op": "#eeeeee", "group": "#fde3b5"}
 _STYLE = {
@@ -88,8 +91,9 @@ def _param(v) -> str:
     return s if len(s) <= 24 else s[:21] + "..."
 
 
-def _reuse(name: str, ctx, x: Tensor, out: Tensor) -> str:
+def _reuse(ctx, x: Tensor, out: Tensor) -> str:
     """How many terms each element of input x enters: its gradient from this op sums them."""
+    name = type(ctx).name
     if name == "gather":  # overlapping windows read an element several times
         idx, size = ctx.params["index"], x.shape[ctx.params["axis"]]
         if isinstance(idx, Windows):  # positions in the padded signal; padding reads nothing
@@ -101,7 +105,7 @@ def _reuse(name: str, ctx, x: Tensor, out: Tensor) -> str:
     if name == "matmul" and x.size:  # every output element reads K values of each operand
         n = out.size * ctx.inputs[0].shape[-1] // x.size
         return f"reused {n}x" if n > 1 else ""
-    if name in _BROADCASTING and 0 < x.size < out.size:
+    if type(ctx).broadcasts and 0 < x.size < out.size:
         return f"broadcast {out.size // x.size}x"
     return ""
 
@@ -133,11 +137,6 @@ def _roots(roots, where: str) -> tuple[Tensor, ...]:
     return tuple(roots)
 
 
-def _edge(a: str, b: str, label: str, uses: int) -> str:
-    attrs = (f" label={_q(label)}" if label else "") + (_FAN if uses > 1 else "")
-    return f"\t{a} -> {b}" + (f" [{attrs.strip()}]" if attrs else "") + "\n"
-
-
 def _outermost(s):
     """A composite called inside another (log_softmax in cross_entropy) belongs to the outer."""
     while s.parent is not None:
@@ -145,113 +144,193 @@ def _outermost(s):
     return s
 
 
+# ================================================================== step 1: trace
+
+
+@dataclass(slots=True)
+class Node:
+    """Something drawn: a tensor ("t..."), a primitive op ("o...") or a collapsed composite
+    ("g..."). `label` is its text before any data or gradient summary; `tensor` is what a
+    tensor node draws (a Tensor, or a freed graph's Descriptor) and `uses` how many op inputs
+    it feeds, so how many terms its gradient sums."""
+
+    key: str
+    kind: str  # a _STYLE key: root, param, leaf, const, tensor, op, group
+    label: str
+    tensor: object = None
+    uses: int = 0
+
+
+@dataclass(slots=True)
+class Edge:
+    src: str
+    dst: str
+    label: str = ""
+    fan: bool = False  # out of a tensor with several uses: drawn bold blue
+
+
+@dataclass(slots=True)
+class Trace:
+    """The graph behind some roots as plain data, ready for a renderer."""
+
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    clusters: list[tuple[str, str, list[str]]] = field(default_factory=list)  # key, label, members
+    note: str | None = None  # why the drawing was collapsed, if it was
+
+
+def trace(*roots: Tensor, collapse: bool = False, max_nodes: int | None = MAX_NODES,
+          where: str = "trace") -> Trace:
+    """Walk the graph behind `roots` once (the engine's walk) into nodes, edges and composite
+    groups. collapse=True makes each composite call one node; so does a graph with more than
+    `max_nodes` primitive ops, with a note saying so."""
+    roots = _roots(roots, where)
+    order = _walk(roots)
+    n_ops = sum(t._ctx is not None for t in order)
+    auto = not collapse and max_nodes is not None and n_ops > max_nodes
+    g = _Grouping(order, {id(r) for r in roots}, auto or bool(collapse))
+    for n, t in enumerate(order):
+        g.add(n, t)
+    out = Trace(g.nodes, g.edges)
+    for gid, (scope, count, members) in g.boxes.items():
+        if g.collapse:
+            label = _scope_label(scope) + f"\n({count} primitive ops)"
+            out.nodes.append(Node(f"g{gid}", "group", label))
+        else:
+            out.clusters.append((f"cluster_g{gid}", _scope_label(scope), members))
+    out.edges += [Edge(f"t{xid}", f"g{gid}", f"{k}x" if k > 1 else "", g.uses[xid] > 1)
+                  for (xid, gid), k in g.box_in.items()]
+    if auto:
+        out.note = _size_note(n_ops, max_nodes, len(g.boxes))
+    return out
+
+
+class _Grouping:
+    """The walk's state: how often each tensor is used, which composite each node belongs to,
+    and the nodes and edges found so far."""
+
+    def __init__(self, order: list, root_ids: set, collapse: bool):
+        self.root_ids, self.collapse = root_ids, collapse
+        self.uses: dict[int, int] = {}  # id(tensor) -> how many op inputs it feeds
+        self.group: dict[int, object] = {}  # id(op node) -> the outermost composite call
+        for t in order:
+            if t._ctx is not None:
+                for x in _inputs(t._ctx):
+                    self.uses[id(x)] = self.uses.get(id(x), 0) + 1
+                if t._ctx.scope is not None:
+                    self.group[id(t._ctx)] = _outermost(t._ctx.scope)
+        self.exported = {id(x) for t in order if t._ctx is not None for x in _inputs(t._ctx)
+                         if self._box(x) not in (None, self._box(t))}  # read outside its box
+        self.nodes: list[Node] = []
+        self.edges: list[Edge] = []
+        self.boxes: dict[int, list] = {}  # id(scope) -> [scope, primitive count, members]
+        self.box_in: dict[tuple[int, int], int] = {}  # (tensor, box) -> inner ops reading it
+
+    def _box(self, t):
+        return self.group.get(id(t._ctx)) if t._ctx is not None else None
+
+    def add(self, n: int, t) -> None:
+        """The tensor t (n-th in data-flow order) and the op that made it."""
+        ctx, tid, box = t._ctx, id(t), self._box(t)
+        inner = box is not None and tid not in self.root_ids and tid not in self.exported
+        if box is not None:
+            self.boxes.setdefault(id(box), [box, 0, []])[1] += 1
+        if not (self.collapse and inner):
+            kind = "root" if tid in self.root_ids else "tensor" if ctx is not None else \
+                "param" if t.is_param else "leaf" if t.requires_grad else "const"
+            label = f"{t.name or f'#{n}'}\n{t.shape} {_dtype(t.dtype)}"  # #n: data-flow place
+            self.nodes.append(Node(f"t{tid}", kind, label, t, self.uses.get(tid, 0)))
+        if ctx is None:
+            return
+        if self.collapse and box is not None:  # inputs from outside the box point at the box
+            if not inner:
+                self.edges.append(Edge(f"g{id(box)}", f"t{tid}"))
+            for x in _inputs(ctx):
+                if self._box(x) is not box:
+                    key = (id(x), id(box))
+                    self.box_in[key] = self.box_in.get(key, 0) + 1
+            return
+        if box is not None:  # expanded: the composite's primitives share a dashed frame
+            self.boxes[id(box)][2].append(f"o{id(ctx)}; t{tid}" if inner else f"o{id(ctx)}")
+        self._op(ctx, t)
+
+    def _op(self, ctx, t) -> None:
+        name = type(ctx).name
+        label = name + "".join(f"\n{k}={_param(v)}" for k, v in ctx.params.items())
+        if name == "matmul":
+            label += f"\n{ctx.inputs[0].shape} @ {ctx.inputs[1].shape}"
+        self.nodes.append(Node(f"o{id(ctx)}", "op", label))
+        for x in _inputs(ctx):
+            note = _reuse(ctx, x, t) if x.requires_grad else ""  # constants get no gradient
+            self.edges.append(Edge(f"t{id(x)}", f"o{id(ctx)}", note, self.uses[id(x)] > 1))
+        self.edges.append(Edge(f"o{id(ctx)}", f"t{id(t)}"))
+
+
+def _size_note(n_ops: int, max_nodes: int, boxes: int) -> str:
+    what = (f"composites were collapsed into {boxes} boxes because of the graph's size.\n"
+            "To draw every primitive pass max_nodes=None (command line: tinygrad1d graph "
+            "--expand)." if boxes else
+            "there are no composites to collapse, so every primitive is drawn.")
+    return f"{n_ops} primitive ops (more than max_nodes={max_nodes}): {what}"
+
+
 _DTYPE_NAMES: dict = {}  # str(dtype) costs microseconds: too slow for 100k-node graphs
 
 
-def _tensor_node(t: Tensor, n: int, kind: str, uses: int, show_data, show_grad) -> str:
-    d = t.dtype
-    dt = _DTYPE_NAMES.get(d) or _DTYPE_NAMES.setdefault(d, str(d))
-    label = f"{t.name or f'#{n}'}\n{t.shape} {dt}"  # #n: position in data-flow order
-    live = type(t) is not Descriptor  # a freed graph's descriptor has no data or grad
-    if show_data and live:
-        label += f"\ndata {_summary(t.data)}"
-    if show_grad and live and t.grad is not None:
-        label += f"\ngrad = sum of {uses} uses\n" if uses > 1 else "\ngrad "
-        label += _summary(t.grad)
-    return f"\tt{id(t)} [label={_q(label)} {_STYLE[kind]}]\n"
+def _dtype(d) -> str:
+    return _DTYPE_NAMES.get(d) or _DTYPE_NAMES.setdefault(d, str(d))
 
 
 def _scope_label(s) -> str:
     return s.name + "".join(f"\n{k}={_param(v)}" for k, v in s.params.items())
 
 
-def _lines(roots, show_data, show_grad, collapse, rankdir, legend, max_nodes, where) -> list[str]:
-    """The body of the DOT graph, one statement per line (shared by to_dot and draw)."""
-    roots = _roots(roots, where)
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"viz.{where}: rankdir must be one of {RANKDIRS}, got {rankdir!r}")
-    order = _walk(roots)
-    n_ops = sum(t._ctx is not None for t in order)
-    auto = not collapse and max_nodes is not None and n_ops > max_nodes
-    collapse = auto or bool(collapse)
-    uses: dict[int, int] = {}  # how many op inputs each tensor feeds: its gradient's terms
-    group: dict[int, object] = {}  # id(op node) -> outermost scope: one box per composite call
-    for t in order:
-        if t._ctx is not None:
-            for x in _inputs(t._ctx):
-                uses[id(x)] = uses.get(id(x), 0) + 1
-            if t._ctx.scope is not None:
-                group[id(t._ctx)] = _outermost(t._ctx.scope)
-    exported: set[int] = set()  # made inside a composite and read outside it: stays visible
-    for t in order:
-        if t._ctx is not None and group:
-            g = group.get(id(t._ctx))
-            for x in _inputs(t._ctx):
-                gx = group.get(id(x._ctx)) if x._ctx is not None else None
-                if gx is not None and gx is not g:
-                    exported.add(id(x))
-    root_ids = {id(r) for r in roots}
+# ================================================================== step 2: render
+
+
+def render(tr: Trace, show_data: bool = False, show_grad: bool = True, rankdir: str = "LR",
+           legend: bool = True) -> list[str]:
+    """The body of a DOT digraph for a Trace, one statement per line."""
+    _check_rankdir(rankdir, "render")
     out = [f"\tgraph [rankdir={rankdir} fontname=Helvetica fontsize=10]\n",
            "\tnode [fontname=Helvetica fontsize=10]\n", "\tedge [fontname=Helvetica fontsize=9]\n"]
-    boxes: dict[int, list] = {}  # id(scope) -> [scope, primitive count, member node ids]
-    box_in: dict[tuple[int, int], int] = {}  # (tensor, box) -> how many inner ops read it
-    for n, t in enumerate(order):
-        ctx, tid = t._ctx, id(t)
-        g = group.get(id(ctx)) if ctx is not None else None
-        inner = g is not None and tid not in root_ids and tid not in exported
-        if g is not None:
-            box = boxes.setdefault(id(g), [g, 0, []])
-            box[1] += 1
-        if not (collapse and inner):
-            kind = "root" if tid in root_ids else "tensor" if ctx is not None else \
-                "param" if t.is_param else "leaf" if t.requires_grad else "const"
-            out.append(_tensor_node(t, n, kind, uses.get(tid, 0), show_data, show_grad))
-        if ctx is None:
-            continue
-        if collapse and g is not None:  # inputs from outside the box point at the box
-            if not inner:
-                out.append(f"\tg{id(g)} -> t{tid}\n")
-            for x in _inputs(ctx):
-                if x._ctx is None or group.get(id(x._ctx)) is not g:
-                    box_in[id(x), id(g)] = box_in.get((id(x), id(g)), 0) + 1
-            continue
-        if g is not None:  # expanded: the composite's primitives share a dashed frame
-            box[2].append(f"o{id(ctx)}; t{tid}" if inner else f"o{id(ctx)}")
-        name = type(ctx).name
-        label = name + "".join(f"\n{k}={_param(v)}" for k, v in ctx.params.items())
-        if name == "matmul":
-            label += f"\n{ctx.inputs[0].shape} @ {ctx.inputs[1].shape}"
-        out.append(f"\to{id(ctx)} [label={_q(label)} {_STYLE['op']}]\n")
-        for x in _inputs(ctx):
-            note = _reuse(name, ctx, x, t) if x.requires_grad else ""  # constants get no grad
-            out.append(_edge(f"t{id(x)}", f"o{id(ctx)}", note, uses[id(x)]))
-        out.append(f"\to{id(ctx)} -> t{tid}\n")
-    for (xid, gid), k in box_in.items():
-        out.append(_edge(f"t{xid}", f"g{gid}", f"{k}x" if k > 1 else "", uses[xid]))
-    for gid, (s, k, members) in boxes.items():
-        if collapse:
-            label = _scope_label(s) + f"\n({k} primitive ops)"
-            out.append(f"\tg{gid} [label={_q(label)} {_STYLE['group']}]\n")
-        else:
-            out.append(f"\tsubgraph cluster_g{gid} {{ label={_q(_scope_label(s))} "
-                       f'style="rounded,dashed" color="#d08a1e"; {"; ".join(members)} }}\n')
-    if auto:
-        what = (f"composites were collapsed into {len(boxes)} boxes because of the graph's "
-                "size.\nTo draw every primitive pass max_nodes=None (command line: tinygrad1d "
-                "graph --expand)." if boxes else
-                "there are no composites to collapse, so every primitive is drawn.")
-        text = f"{n_ops} primitive ops (more than max_nodes={max_nodes}): {what}"
-        out.append(f'\tnote [shape=note style=filled fillcolor="#fff8c4" label={_q(text)}]\n')
+    for node in tr.nodes:
+        label = node.label
+        if node.tensor is not None:
+            label += _summaries(node.tensor, node.uses, show_data, show_grad)
+        out.append(f"\t{node.key} [label={_q(label)} {_STYLE[node.kind]}]\n")
+    for e in tr.edges:
+        attrs = (f" label={_q(e.label)}" if e.label else "") + (_FAN if e.fan else "")
+        out.append(f"\t{e.src} -> {e.dst}" + (f" [{attrs.strip()}]" if attrs else "") + "\n")
+    for key, label, members in tr.clusters:
+        out.append(f"\tsubgraph {key} {{ label={_q(label)} "
+                   f'style="rounded,dashed" color="#d08a1e"; {"; ".join(members)} }}\n')
+    if tr.note:
+        out.append(f'\tnote [shape=note style=filled fillcolor="#fff8c4" label={_q(tr.note)}]\n')
     if legend:
-        rows = [("root", "output (root)"), ("param", "parameter"), ("leaf", "leaf, requires grad"),
-                ("const", "constant"), ("tensor", "intermediate tensor"),
-                ("op", "primitive op"), ("group", "composite (collapsed)")]
-        cells = "".join(f'<tr><td bgcolor="{_FILL[k]}">{text}</td></tr>' for k, text in rows)
-        out.append('\tlegend [shape=plaintext label=<<table border="0" cellborder="1" '
-                   f'cellspacing="0" cellpadding="3"><tr><td><b>legend</b></td></tr>{cells}'
-                   '<tr><td><font color="#1f5fbf">blue edges: a tensor used n times;<br/>'
-                   'its grad is the sum of n uses</font></td></tr></table>>]\n')
+        out.append(_LEGEND)
     return out
+
+
+def _summaries(t, uses: int, show_data: bool, show_grad: bool) -> str:
+    """Data and gradient lines of a tensor's label (a freed graph's descriptor has neither)."""
+    if type(t) is Descriptor:
+        return ""
+    text = f"\ndata {_summary(t.data)}" if show_data else ""
+    if show_grad and t.grad is not None:
+        text += (f"\ngrad = sum of {uses} uses\n" if uses > 1 else "\ngrad ") + _summary(t.grad)
+    return text
+
+
+_LEGEND_ROWS = [("root", "output (root)"), ("param", "parameter"),
+                ("leaf", "leaf, requires grad"), ("const", "constant"),
+                ("tensor", "intermediate tensor"), ("op", "primitive op"),
+                ("group", "composite (collapsed)")]
+_LEGEND = ('\tlegend [shape=plaintext label=<<table border="0" cellborder="1" cellspacing="0" '
+           'cellpadding="3"><tr><td><b>legend</b></td></tr>'
+           + "".join(f'<tr><td bgcolor="{_FILL[k]}">{text}</td></tr>' for k, text in _LEGEND_ROWS)
+           + '<tr><td><font color="#1f5fbf">blue edges: a tensor used n times;<br/>'
+           'its grad is the sum of n uses</font></td></tr></table>>]\n')
 
 
 def to_dot(*roots: Tensor, show_data: bool = False, show_grad: bool = True,
@@ -262,7 +341,9 @@ def to_dot(*roots: Tensor, show_data: bool = False, show_grad: bool = True,
     collapse=True draws each composite call (conv1d, softmax, ...) as one box. A graph with
     more than `max_nodes` primitive ops is collapsed anyway, with a note saying so; pass
     max_nodes=None to draw every primitive of a big graph."""
-    body = _lines(roots, show_data, show_grad, collapse, rankdir, legend, max_nodes, "to_dot")
+    _check_rankdir(rankdir, "to_dot")
+    tr = trace(*roots, collapse=collapse, max_nodes=max_nodes, where="to_dot")
+    body = render(tr, show_data, show_grad, rankdir, legend)
     return "digraph tinygrad1d {\n" + "".join(body) + "}\n"
 
 
@@ -275,8 +356,15 @@ def draw(*roots: Tensor, show_data: bool = False, show_grad: bool = True,
     except ImportError as e:
         raise ImportError("viz.draw needs the graphviz Python package: pip install graphviz "
                           "(or pip install 'tinygrad1d[viz]'); tg.to_dot works without it") from e
-    body = _lines(roots, show_data, show_grad, collapse, rankdir, legend, max_nodes, "draw")
-    return graphviz.Digraph(name="tinygrad1d", body=body)
+    _check_rankdir(rankdir, "draw")
+    tr = trace(*roots, collapse=collapse, max_nodes=max_nodes, where="draw")
+    return graphviz.Digraph(name="tinygrad1d", body=render(tr, show_data, show_grad, rankdir,
+                                                           legend))
+
+
+def _check_rankdir(rankdir, where: str) -> None:
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"viz.{where}: rankdir must be one of {RANKDIRS}, got {rankdir!r}")
 
 
 def retain_grads(*roots: Tensor) -> None:
