@@ -132,6 +132,8 @@ def _param(draw, kind, shape, params, rng):
         return draw(getitem_index(shape))
     if kind == "axis":
         return draw(st.integers(0, len(shape) - 1))
+    if kind == "new_axis":  # where a new axis can go: 0..ndim
+        return draw(st.integers(0, len(shape)))
     if kind == "take_index":  # an integer array, or sliding windows over that axis
         n = shape[params["axis"]]
         if draw(st.booleans()):
@@ -163,6 +165,8 @@ def op_case(draw, op):
         shps = draw(broadcastable(len(doms)))
     elif kind == "matmul":
         shps = draw(matmul_shapes())
+    elif kind == "same":  # every input of one shape
+        shps = [draw(shapes())] * len(doms)
     elif kind == "unary":
         needs_axis = any(k in ("axis", "index", "pad_width") for k in h["params"].values())
         shps = [draw(shapes(min_dims=1 if needs_axis else 0))]

@@ -47,7 +47,7 @@ def _call(op, arrays, params):
 
 def test_every_registered_op_has_usable_hints():
     """Fails when an op is registered without hints the strategies understand."""
-    known_shapes = {"broadcast", "matmul", "unary", "scatter", "index_scatter"}
+    known_shapes = {"broadcast", "matmul", "unary", "same", "scatter", "index_scatter"}
     for name in NAMES:
         h = OPS[name].hints
         assert h, f"op {name!r} has no test hints"

@@ -26,7 +26,7 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 CORE = ("tensor.py", "ops.py", "functional.py")
-CORE_TOKEN_BUDGET = 13_500
+CORE_TOKEN_BUDGET = 14_500  # 13,500 at Core v2; hooks, anomaly mode, stack (docs/architecture.md)
 
 
 def code_tokens(source: str) -> int:
@@ -100,7 +100,7 @@ def test_docs_python_blocks_run(page, tmp_path):
 # (docs/architecture.md). Within data/ and app/ the same rule orders the modules.
 LAYERS = [
     "memory", "tensor", "ops", "functional", "creation",  # engine, primitives, composites
-    "init", "nn", "gradcheck", "optim",  # layers, checks, optimizers
+    "init", "nn", "gradcheck", "func", "optim",  # layers, checks, transforms, optimizers
     "viz",  # drawing
     "data.dataset", "data.files", "data.loader", "data.mnist1d", "data.mnist", "data",  # data
     "app.models", "app.train", "app.report", "app.cli", "app",  # the application

@@ -8,17 +8,18 @@
     x.grad, w.grad                        # [30, 110, 170, 140], [50, 80, 110]
 """
 # importing ops registers the primitives as Tensor methods; functional adds Tensor.conv1d
-from . import functional, init, nn, ops, optim
+from . import func, functional, init, nn, ops, optim
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .tensor import OPS, BackwardError, Function, Tensor, default_rng, enable_grad
+from .tensor import OPS, AnomalyError, BackwardError, Function, Tensor, default_rng, enable_grad
+from .tensor import detect_anomaly, register
 from .tensor import get_default_dtype, grad, is_grad_enabled, manual_seed, no_grad
 from .tensor import scope, set_default_dtype
 from .creation import ones, rand, randn, zeros
 from .viz import draw, to_dot
 
 __version__ = "0.1.0"
-__all__ = ["OPS", "BackwardError", "Function", "GradcheckError", "Tensor", "default_rng", "draw",
-           "enable_grad", "functional", "get_default_dtype", "grad", "gradcheck",
-           "gradgradcheck", "init", "is_grad_enabled", "manual_seed", "nn",
-           "no_grad", "ones", "ops", "optim", "rand", "randn", "scope", "set_default_dtype",
-           "to_dot", "zeros"]
+__all__ = ["AnomalyError", "BackwardError", "default_rng", "detect_anomaly", "draw",
+           "enable_grad", "func", "Function", "functional", "get_default_dtype", "grad",
+           "gradcheck", "GradcheckError", "gradgradcheck", "init", "is_grad_enabled",
+           "manual_seed", "nn", "no_grad", "ones", "ops", "OPS", "optim", "rand", "randn",
+           "register", "scope", "set_default_dtype", "Tensor", "to_dot", "zeros"]

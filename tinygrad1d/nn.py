@@ -13,7 +13,7 @@ import numpy as np
 
 from . import functional as F
 from . import init
-from .tensor import Tensor, as_tensor, get_default_dtype
+from .tensor import RemovableHandle, Tensor, as_tensor, get_default_dtype
 
 __all__ = ["Parameter", "Module", "Linear", "Conv1d", "SimpleConv1d", "ReLU", "Sigmoid", "Tanh",
            "Flatten", "Dropout", "MaxPool1d", "AvgPool1d", "GlobalAvgPool1d", "BatchNorm1d",
@@ -54,7 +54,19 @@ class Module:
                 if p.name is None:  # the outermost module runs first and names everything
                     p.name = name
             self._named = True
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        for hook in list(self.__dict__.get("_forward_hooks", ())):
+            result = hook(self, args, out)
+            if result is not None:  # as PyTorch: a returned value replaces the output
+                out = result
+        return out
+
+    def register_forward_hook(self, fn) -> RemovableHandle:
+        """Call fn(module, inputs, output) after every forward of this module (to read its
+        activations); a returned value replaces the output. `.remove()` on the handle."""
+        hooks = self.__dict__.setdefault("_forward_hooks", [])
+        hooks.append(fn)
+        return RemovableHandle(hooks, fn)
 
     # -- walking the tree
     def _children(self) -> Iterator[tuple[str, object]]:

@@ -453,6 +453,23 @@ class IndexScatter(Function):
     hints = hint(None, "real", shapes="index_scatter")
 
 
+@register("stack")
+class Stack(Function):
+    """Join tensors of one shape along a new axis (np.stack); its gradient is each slice."""
+
+    def forward(ctx, *xs, axis=0):
+        if not xs or any(x.shape != xs[0].shape for x in xs):
+            raise ValueError(f"stack: needs one or more tensors of one shape, got "
+                             f"{[x.shape for x in xs]}")
+        return np.stack(xs, axis=axis)
+
+    def backward(ctx, g):  # d out / d x_i picks slice i of the new axis
+        pre = (slice(None),) * ctx.params["axis"]
+        return tuple(GetItem.apply(g, index=pre + (i,)) for i in range(len(ctx.inputs)))
+    hints = hint(lambda *xs, axis: np.stack(xs, axis=axis), "real", "real", "real",
+                 shapes="same", axis="new_axis")
+
+
 # ================================================================== gather / scatter
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import linecache
 import math
 import numbers
+import os
+import sys
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -28,6 +31,7 @@ class _State:
     default_dtype = np.dtype(np.float32)
     grad_enabled = True
     scope = None  # the innermost composite (conv1d, softmax, ...) now running, for graph drawing
+    anomaly = False  # inside detect_anomaly(): nodes record their source line, backward checks
     rng = np.random.default_rng()
 
 
@@ -104,6 +108,61 @@ class BackwardError(ValueError, RuntimeError):
 
     It is both a ValueError (the package's rule for bad input) and a RuntimeError (what
     PyTorch raises in the same situations), so code written for either catches it."""
+
+
+class AnomalyError(BackwardError):
+    """Inside detect_anomaly(), a backward produced a NaN or an infinity. `node` is the op
+    node whose backward did it (tg.draw(..., mark=error.node) marks it), `input` the index of
+    the input the gradient was flowing to, `where` the source line that created the node."""
+
+    def __init__(self, node, input_index: int, x, values: np.ndarray):
+        self.node, self.input, self.where = node, input_index, getattr(node, "where", None)
+        bad = "NaN" if np.isnan(values).any() else "infinity"
+        made = self.where or "unknown (the forward ran outside detect_anomaly())"
+        super().__init__(f"backward: {type(node).name}.backward produced {bad} in the gradient "
+                         f"for its input {input_index} (shape {x.shape}); the node was created "
+                         f"at {made}")
+
+
+class detect_anomaly:
+    """Context manager: nodes recorded inside keep the user's source line that created them,
+    and the first NaN or infinity a backward inside produces raises AnomalyError naming the
+    op, the input and that line. Outside it nothing is recorded and nothing is checked."""
+
+    def __enter__(self):
+        self._prev, _State.anomaly = _State.anomaly, True
+        return self
+
+    def __exit__(self, *exc):
+        _State.anomaly = self._prev
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_line() -> str:
+    """file:line: code of the innermost frame outside this package (the user's call)."""
+    f = sys._getframe(1)
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(_PACKAGE):
+        f = f.f_back
+    if f is None:
+        return "unknown"
+    code = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
+    return f"{f.f_code.co_filename}:{f.f_lineno}: {code}"
+
+
+class RemovableHandle:
+    """What register_hook and register_forward_hook return: `.remove()` takes the hook off."""
+
+    def __init__(self, hooks: list, fn):
+        self.hooks, self.fn = hooks, fn
+
+    def remove(self) -> None:
+        if self.fn in self.hooks:
+            self.hooks.remove(self.fn)
+
+
+_HOOKS: dict[int, list] = {}  # id(tensor) -> its gradient hooks, for tensors that have any
 
 
 # ------------------------------------------------------------------ argument rules, written once
@@ -211,6 +270,8 @@ class Function:
                 if a.requires_grad:
                     ctx.inputs, ctx.params, ctx.scope = args, params, _State.scope
                     ctx.seq = next(_RECORDED)  # above every input's: a topological order
+                    if _State.anomaly:
+                        ctx.where = _user_line()
                     out = Tensor._make(data, True, ctx)
                     if cls.saves_output:  # weak: an output reached by backward is alive anyway
                         ctx.out = weakref.ref(out)
@@ -246,8 +307,11 @@ class Function:
                     d = light[id(x)] = Descriptor(x)
                 x = d
             inputs.append(x)
-        ctx.__dict__ = {"inputs": tuple(inputs), "params": ctx.params, "scope": ctx.scope,
-                        "seq": ctx.seq, "freed": True}
+        kept = {"inputs": tuple(inputs), "params": ctx.params, "scope": ctx.scope,
+                "seq": ctx.seq, "freed": True}
+        if "where" in vars(ctx):
+            kept["where"] = ctx.where
+        ctx.__dict__ = kept
 
 
 def register(name: str):
@@ -401,6 +465,20 @@ class Tensor:
 
     def zero_grad(self) -> None:
         self.grad = None
+
+    def register_hook(self, fn) -> RemovableHandle:
+        """Call fn(grad) with the gradient flowing into this tensor during backward (its total,
+        before a leaf accumulates it or a node passes it on); a returned Tensor of the same
+        shape replaces it. Returns a handle whose .remove() takes the hook off."""
+        if not self.requires_grad:
+            raise BackwardError(f"register_hook: this tensor (shape {self.shape}) does not "
+                                "require grad, so no gradient will flow into it")
+        hooks = _HOOKS.get(id(self))
+        if hooks is None:
+            hooks = _HOOKS[id(self)] = []
+            weakref.finalize(self, _HOOKS.pop, id(self), None)  # a dead tensor's id is reused
+        hooks.append(fn)
+        return RemovableHandle(hooks, fn)
 
     # -- differentiation
     def backward(self, grad=None, retain_graph: bool = False) -> None:
@@ -584,19 +662,23 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
         while waiting:
             t = made.pop(-heapq.heappop(waiting))
             g = grads.pop(id(t))
+            if _HOOKS:
+                g = _hooked(t, g)
             if t._retain or wanted is not None:
                 done.append((t, g))
             ctx = t._ctx
             walked.append(ctx)
             gs = ctx.backward(g)
-            for x, gx in zip(ctx.inputs, gs if type(gs) is tuple else (gs,)):
+            for i, (x, gx) in enumerate(zip(ctx.inputs, gs if type(gs) is tuple else (gs,))):
                 if gx is not None and x.requires_grad:
                     if gx.data.shape != x.data.shape or gx.data.dtype != x.data.dtype:
                         gx = _fit(gx, x, ctx)
+                    if _State.anomaly and not np.isfinite(gx.data).all():
+                        raise AnomalyError(ctx, i, x, gx.data)
                     _send(x, gx, grads, waiting, made, leaves)
+        done.extend((x, _hooked(x, grads[id(x)]) if _HOOKS else grads[id(x)]) for x in leaves)
     finally:
         _State.grad_enabled = prev_mode
-    done.extend((x, grads[id(x)]) for x in leaves)
     for t, g in done:
         if wanted is not None and id(t) in wanted:
             wanted[id(t)] = g
@@ -609,6 +691,20 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
         light: dict = {}  # one Descriptor per freed tensor, shared by all its uses
         for ctx in walked:
             ctx.free(light)
+
+
+def _hooked(t: Tensor, g: Tensor) -> Tensor:
+    """g after t's hooks: each may return a replacement of the same shape."""
+    for fn in list(_HOOKS.get(id(t), ())):
+        new = fn(g)
+        if new is not None:
+            if not isinstance(new, Tensor) or new.shape != g.shape:
+                raise BackwardError(f"register_hook: hook {getattr(fn, '__name__', fn)!r} "
+                                    f"returned {getattr(new, 'shape', type(new).__name__)} for "
+                                    f"a gradient of shape {g.shape}; return None or a Tensor "
+                                    "of that shape")
+            g = new
+    return g
 
 
 def _send(x: Tensor, g: Tensor, grads: dict, waiting: list, made: dict, leaves: list) -> None:

@@ -48,6 +48,8 @@ _STYLE = {
     "tensor": "shape=ellipse",
     "op": f'shape=box style="rounded,filled" fillcolor="{_FILL["op"]}"',
     "group": f'shape=box3d style=filled fillcolor="{_FILL["group"]}"',
+    "marked": 'shape=box style="rounded,filled,bold" color="#c0161b" penwidth=3 '
+              f'fillcolor="{_FILL["root"]}"',  # mark=: the node an AnomalyError names
 }
 _FAN = ' color="#1f5fbf" penwidth=1.8'  # edges out of a tensor with several uses
 
@@ -180,15 +182,18 @@ class Trace:
 
 
 def trace(*roots: Tensor, collapse: bool = False, max_nodes: int | None = MAX_NODES,
-          where: str = "trace") -> Trace:
+          mark=None, where: str = "trace") -> Trace:
     """Walk the graph behind `roots` once (the engine's walk) into nodes, edges and composite
     groups. collapse=True makes each composite call one node; so does a graph with more than
-    `max_nodes` primitive ops, with a note saying so."""
+    `max_nodes` primitive ops, with a note saying so. `mark`: an op node (or a list of them,
+    such as AnomalyError.node) drawn in red, never folded into a box."""
     roots = _roots(roots, where)
     order = _walk(roots)
     n_ops = sum(t._ctx is not None for t in order)
     auto = not collapse and max_nodes is not None and n_ops > max_nodes
     g = _Grouping(order, {id(r) for r in roots}, auto or bool(collapse))
+    g.marked = {id(m) for m in (mark if isinstance(mark, (list, tuple)) else [mark])
+                if m is not None}
     for n, t in enumerate(order):
         g.add(n, t)
     out = Trace(g.nodes, g.edges)
@@ -225,6 +230,7 @@ class _Grouping:
         self.edges: list[Edge] = []
         self.boxes: dict[int, list] = {}  # id(scope) -> [scope, primitive count, members]
         self.box_in: dict[tuple[int, int], int] = {}  # (tensor, box) -> inner ops reading it
+        self.marked: set[int] = set()
 
     def _box(self, t):
         return self.group.get(id(t._ctx)) if t._ctx is not None else None
@@ -232,6 +238,8 @@ class _Grouping:
     def add(self, n: int, t) -> None:
         """The tensor t (n-th in data-flow order) and the op that made it."""
         ctx, tid, box = t._ctx, id(t), self._box(t)
+        if ctx is not None and id(ctx) in self.marked:
+            box = None  # a marked node is always drawn as itself
         inner = box is not None and tid not in self.root_ids and tid not in self.exported
         if box is not None:
             self.boxes.setdefault(id(box), [box, 0, []])[1] += 1
@@ -259,7 +267,8 @@ class _Grouping:
         label = name + "".join(f"\n{k}={_param(v)}" for k, v in ctx.params.items())
         if name == "matmul":
             label += f"\n{ctx.inputs[0].shape} @ {ctx.inputs[1].shape}"
-        self.nodes.append(Node(f"o{id(ctx)}", "op", label))
+        kind = "marked" if id(ctx) in self.marked else "op"
+        self.nodes.append(Node(f"o{id(ctx)}", kind, label))
         for x in _inputs(ctx):
             note = _reuse(ctx, x, t) if x.requires_grad else ""  # constants get no gradient
             self.edges.append(Edge(f"t{id(x)}", f"o{id(ctx)}", note, self.uses[id(x)] > 1))
@@ -335,21 +344,21 @@ _LEGEND = ('\tlegend [shape=plaintext label=<<table border="0" cellborder="1" ce
 
 def to_dot(*roots: Tensor, show_data: bool = False, show_grad: bool = True,
            collapse: bool = False, rankdir: str = "LR", legend: bool = True,
-           max_nodes: int | None = MAX_NODES) -> str:
+           max_nodes: int | None = MAX_NODES, mark=None) -> str:
     """DOT source of the graph that produced `roots` (no graphviz package or program needed).
 
     collapse=True draws each composite call (conv1d, softmax, ...) as one box. A graph with
     more than `max_nodes` primitive ops is collapsed anyway, with a note saying so; pass
     max_nodes=None to draw every primitive of a big graph."""
     _check_rankdir(rankdir, "to_dot")
-    tr = trace(*roots, collapse=collapse, max_nodes=max_nodes, where="to_dot")
+    tr = trace(*roots, collapse=collapse, max_nodes=max_nodes, mark=mark, where="to_dot")
     body = render(tr, show_data, show_grad, rankdir, legend)
     return "digraph tinygrad1d {\n" + "".join(body) + "}\n"
 
 
 def draw(*roots: Tensor, show_data: bool = False, show_grad: bool = True,
          collapse: bool = False, rankdir: str = "LR", legend: bool = True,
-         max_nodes: int | None = MAX_NODES) -> graphviz.Digraph:
+         max_nodes: int | None = MAX_NODES, mark=None) -> graphviz.Digraph:
     """The same graph as to_dot, as a graphviz.Digraph (renders inline in Jupyter)."""
     try:
         import graphviz
@@ -357,7 +366,7 @@ def draw(*roots: Tensor, show_data: bool = False, show_grad: bool = True,
         raise ImportError("viz.draw needs the graphviz Python package: pip install graphviz "
                           "(or pip install 'tinygrad1d[viz]'); tg.to_dot works without it") from e
     _check_rankdir(rankdir, "draw")
-    tr = trace(*roots, collapse=collapse, max_nodes=max_nodes, where="draw")
+    tr = trace(*roots, collapse=collapse, max_nodes=max_nodes, mark=mark, where="draw")
     return graphviz.Digraph(name="tinygrad1d", body=render(tr, show_data, show_grad, rankdir,
                                                            legend))
 
