@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from strategies import distinct
+from tinygrad1d.testing import distinct
 
 import tinygrad1d as tg
 import tinygrad1d.functional as F

@@ -450,7 +450,13 @@ class IndexScatter(Function):
 
     def backward(ctx, g):  # read back what was scattered
         return GetItem.apply(g, index=ctx.params["index"])
-    hints = hint(None, "real", shapes="index_scatter")
+    hints = hint(lambda x, index, shape: _add_at(np.zeros(shape), index, x), "real",
+                 shapes="index_scatter")
+
+
+def _add_at(out: np.ndarray, index, x: np.ndarray) -> np.ndarray:
+    np.add.at(out, index, x)
+    return out
 
 
 @register("stack")
@@ -642,7 +648,17 @@ class ScatterAdd(Function):
     def backward(ctx, g):  # adjoint of a scatter is a gather at the same positions
         index = getattr(ctx, "index", ctx.params["index"])
         return Gather.apply(g, index=index, axis=ctx.params["axis"])
-    hints = hint(None, "real", shapes="scatter")
+    hints = hint(lambda x, index, axis, size: _scatter_ref(x, index, axis, size), "real",
+                 shapes="scatter")
+
+
+def _scatter_ref(x: np.ndarray, index, axis: int, size: int) -> np.ndarray:
+    """scatter_add's reference: np.add.at; for Windows into the padded signal, then cropped."""
+    left, right = index.padding if isinstance(index, Windows) else (0, 0)
+    idx = index.index() if isinstance(index, Windows) else index
+    out = np.zeros(x.shape[:axis] + (left + size + right,) + x.shape[axis + idx.ndim:])
+    np.add.at(out, (slice(None),) * axis + (idx,), x)
+    return out[(slice(None),) * axis + (slice(left, left + size),)]
 
 
 # ================================================================== matmul
