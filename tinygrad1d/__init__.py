@@ -8,18 +8,33 @@
     x.grad, w.grad                        # [30, 110, 170, 140], [50, 80, 110]
 """
 # importing ops registers the primitives as Tensor methods; functional adds Tensor.conv1d
-from . import func, functional, init, nn, ops, optim
+from . import autograd, func, functional, init, nn, ops, optim
+from . import tensor as _engine
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tensor import OPS, AnomalyError, BackwardError, Function, Tensor, default_rng, enable_grad
 from .tensor import detect_anomaly, register
 from .tensor import get_default_dtype, grad, is_grad_enabled, manual_seed, no_grad
 from .tensor import scope, set_default_dtype
 from .creation import ones, rand, randn, zeros
+from .functional import cat, stack, where
 from .viz import draw, to_dot
 
+
+
+class _CallableModule(type(functional)):
+    """`tg.tensor` names the engine's module (tinygrad1d/tensor.py), so PyTorch's spelling
+    `tg.tensor([1, 2], requires_grad=True)` calls the module: it builds a Tensor."""
+
+    def __call__(self, data, dtype=None, requires_grad: bool = False) -> Tensor:
+        return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+_engine.__class__ = _CallableModule
+
 __version__ = "0.1.0"
-__all__ = ["AnomalyError", "BackwardError", "default_rng", "detect_anomaly", "draw",
-           "enable_grad", "func", "Function", "functional", "get_default_dtype", "grad",
+__all__ = ["AnomalyError", "autograd", "BackwardError", "cat", "default_rng", "detect_anomaly",
+           "draw", "enable_grad", "func", "Function", "functional", "get_default_dtype", "grad",
            "gradcheck", "GradcheckError", "gradgradcheck", "init", "is_grad_enabled",
            "manual_seed", "nn", "no_grad", "ones", "ops", "OPS", "optim", "rand", "randn",
-           "register", "scope", "set_default_dtype", "Tensor", "to_dot", "zeros"]
+           "register", "scope", "set_default_dtype", "stack", "Tensor", "to_dot", "where",
+           "zeros"]

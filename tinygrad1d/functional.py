@@ -11,9 +11,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from .ops import Windows, const
+from .ops import Windows, const, select
 from .tensor import OPS, Tensor, _lift, as_index, as_tensor, default_rng, normalize_axes
-from .tensor import normalize_axis, scope
+from .tensor import normalize_axis, scope, shape_args, torch_spelling
 
 __all__ = ["conv_output_size", "conv1d", "max_pool1d", "avg_pool1d", "global_avg_pool1d",
            "linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
@@ -294,22 +294,67 @@ def tanh(x) -> Tensor:
     return as_tensor(x, "tanh", "x").tanh()
 
 
-def softmax(x, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along axis, shifted by the max for stability."""
+def softmax(x, axis: int = -1, *, dim=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along axis (or dim), shifted by the max for stability."""
     x = as_tensor(x, "softmax", "x")
-    axis = normalize_axis(axis, x.ndim, "softmax")
+    axis = normalize_axis(axis if dim is None else dim, x.ndim, "softmax")
     with scope("softmax", axis=axis):
         e = (x - x.data.max(axis=axis, keepdims=True)).exp()  # constant shift, exact gradient
         return e / e.sum(axis, keepdims=True)
 
 
-def log_softmax(x, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along axis, stable for large inputs."""
+def log_softmax(x, axis: int = -1, *, dim=None) -> Tensor:
+    """x - logsumexp(x) along axis (or dim), stable for large inputs."""
     x = as_tensor(x, "log_softmax", "x")
-    axis = normalize_axis(axis, x.ndim, "log_softmax")
+    axis = normalize_axis(axis if dim is None else dim, x.ndim, "log_softmax")
     with scope("log_softmax", axis=axis):
         z = x - x.data.max(axis=axis, keepdims=True)  # constant shift, exact gradient
         return z - z.exp().sum(axis, keepdims=True).log()
+
+
+def _joined(op: str, tensors, axis, dim):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
+        raise TypeError(f"{op}: tensors must be a non-empty list or tuple of Tensors")
+    ts = [as_tensor(t, op, f"tensors[{i}]") for i, t in enumerate(tensors)]
+    return ts, (axis if dim is None else dim)
+
+
+def cat(tensors, axis: int = 0, *, dim=None) -> Tensor:
+    """Join tensors along an existing axis (torch.cat, np.concatenate)."""
+    ts, axis = _joined("cat", tensors, axis, dim)
+    axis = normalize_axis(axis, ts[0].ndim, "cat")
+    rest = ts[0].shape[:axis] + ts[0].shape[axis + 1:]  # what every piece must share
+    for i, t in enumerate(ts):
+        if t.ndim != ts[0].ndim or t.shape[:axis] + t.shape[axis + 1:] != rest:
+            raise ValueError(f"cat: tensors[{i}] has shape {t.shape}, tensors[0] {ts[0].shape}: "
+                             f"they must agree except along axis {axis}")
+    return OPS["cat"].apply(*ts, axis=axis)
+
+
+def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
+    """Join tensors of one shape along a new axis (torch.stack, np.stack)."""
+    ts, axis = _joined("stack", tensors, axis, dim)
+    return OPS["stack"].apply(*ts, axis=normalize_axis(axis, ts[0].ndim + 1, "stack"))
+
+
+def where(condition, x, y) -> Tensor:
+    """x where condition holds, else y (broadcasting); the gradient follows the choice."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
+    return OPS["where"].apply(const(cond), x, y)
+
+
+def permute(x, *dims) -> Tensor:
+    """Reorder every axis (torch.permute): x.permute(2, 0, 1) or x.permute((2, 0, 1))."""
+    x = as_tensor(x, "permute", "x")
+    dims = shape_args(dims, "permute")
+    if len(dims) != x.ndim:
+        raise ValueError(f"permute: {len(dims)} dims for a tensor with {x.ndim}")
+    perm = tuple(normalize_axis(d, x.ndim, "permute") for d in dims)
+    if sorted(perm) != list(range(x.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of {x.ndim} axes")
+    return x if perm == tuple(range(x.ndim)) else OPS["transpose"].apply(x, axes=perm)
 
 
 # ================================================================== small composites
@@ -325,45 +370,71 @@ def _count(shape: tuple, axes) -> int:
     return math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
 
 
-def mean(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Mean over axis (None: all), numpy's spellings."""
+def mean(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    """Mean over axis (None: all); dim=/keepdim= as PyTorch."""
     x = as_tensor(x, "mean", "x")
+    axis, keepdims = torch_spelling("mean", axis, keepdims, dim, keepdim)
     axes = normalize_axes(axis, x.ndim, "mean")
     return x.sum(axes, keepdims) / max(_count(x.shape, axes), 1)
 
 
-def var(x, axis=None, keepdims: bool = False, correction: int = 1) -> Tensor:
-    """Variance with Bessel's correction by default, as torch.var."""
+def var(x, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None,
+        unbiased=None) -> Tensor:
+    """Variance with Bessel's correction by default, as torch.var (unbiased=False: none)."""
     x = as_tensor(x, "var", "x")
+    axis, keepdims = torch_spelling("var", axis, keepdims, dim, keepdim)
+    correction = correction if unbiased is None else int(bool(unbiased))
     axes = normalize_axes(axis, x.ndim, "var")
     d = x - x.mean(axes, keepdims=True)
     return (d * d).sum(axes, keepdims) / max(_count(x.shape, axes) - correction, 1)
 
 
-def amin(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Minimum over axis (also x.min()): the max of -x, so ties share the gradient evenly."""
+def amin(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    """Minimum over axis: the max of -x, so ties share the gradient evenly (torch.amin)."""
+    axis, keepdims = torch_spelling("amin", axis, keepdims, dim, keepdim)
     return -(-as_tensor(x, "amin", "x")).max(axis, keepdims)
 
 
-def flatten(x, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-    """Merge the axes start_axis..end_axis into one."""
+def min_(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """x.min() (named min_ so as not to hide the builtin here): numpy's min over axis (as
+    amin); with dim= PyTorch's (values, indices), the gradient going to the first minimum's
+    index."""
+    x = as_tensor(x, "min", "x")
+    if dim is None:
+        return amin(x, axis, keepdims, keepdim=keepdim)
+    return select(x, np.argmin, dim, bool(keepdim), "min")
+
+
+def std(x, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None,
+        unbiased=None) -> Tensor:
+    """Standard deviation, the square root of var (Bessel's correction by default)."""
+    return var(x, axis, keepdims, correction, dim=dim, keepdim=keepdim, unbiased=unbiased) ** 0.5
+
+
+def flatten(x, start_axis: int = 0, end_axis: int = -1, *, start_dim=None,
+            end_dim=None) -> Tensor:
+    """Merge the axes start_axis..end_axis (start_dim..end_dim) into one."""
     x = as_tensor(x, "flatten", "x")
+    start_axis = start_axis if start_dim is None else start_dim
+    end_axis = end_axis if end_dim is None else end_dim
     if x.ndim == 0:
         return x.reshape(1)
     s, e = (normalize_axis(a, x.ndim, "flatten") for a in (start_axis, end_axis))
     return x.reshape(x.shape[:s] + (-1,) + x.shape[e + 1:])
 
 
-def unsqueeze(x, axis: int) -> Tensor:
-    """Insert an axis of size 1 at `axis`."""
+def unsqueeze(x, axis: int | None = None, *, dim=None) -> Tensor:
+    """Insert an axis of size 1 at `axis` (or dim)."""
     x = as_tensor(x, "unsqueeze", "x")
+    axis = axis if dim is None else dim
     axis = normalize_axis(axis, x.ndim + 1, "unsqueeze")
     return x.reshape(x.shape[:axis] + (1,) + x.shape[axis:])
 
 
-def squeeze(x, axis=None) -> Tensor:
+def squeeze(x, axis=None, *, dim=None) -> Tensor:
     """Drop axes of size 1 (all of them, or the one named; another size is left alone)."""
     x = as_tensor(x, "squeeze", "x")
+    axis = axis if dim is None else dim
     if axis is None:
         return x.reshape(tuple(n for n in x.shape if n != 1))
     axis = normalize_axis(axis, x.ndim, "squeeze")
@@ -484,6 +555,8 @@ def mse_loss(pred, target, reduction: str = "mean") -> Tensor:
 
 
 # conv1d is also a Tensor method (API.md): x.conv1d(w, b, stride=...)
-for _f in (conv1d, softmax, log_softmax, sqrt, mean, var, amin, flatten, unsqueeze, squeeze):
+for _f in (conv1d, softmax, log_softmax, sqrt, mean, var, std, amin, flatten, unsqueeze, squeeze):
     setattr(Tensor, _f.__name__, _f)  # x.conv1d(w), x.mean(1), ...: the composites above
-Tensor.min = amin
+Tensor.min = min_
+Tensor.permute = permute
+Tensor.view = Tensor.reshape  # numpy arrays are never non-viewable, so view is reshape

@@ -20,6 +20,11 @@ __all__ = ["Parameter", "Module", "Linear", "Conv1d", "SimpleConv1d", "ReLU", "S
            "Sequential", "init"]
 
 
+def _join(prefix: str, name: str) -> str:
+    """PyTorch's dotted names: "" + "0" is "0", "1" + "weight" is "1.weight"."""
+    return f"{prefix}.{name}" if prefix else name
+
+
 class Parameter(Tensor):
     """A Tensor that requires grad and that Modules collect as a learnable weight."""
 
@@ -82,13 +87,36 @@ class Module:
                 yield name, v
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        yield prefix, self
-        for name, v in self._children():
-            if isinstance(v, Module):
-                yield from v.named_modules(f"{prefix}{name}.")
+        """(dotted name, module) for this module ("") and every submodule, each once, with
+        PyTorch's names ("0", "1.0", "fc")."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            kids = [(_join(name, n), v) for n, v in m._children() if isinstance(v, Module)]
+            stack.extend(reversed(kids))
 
     def modules(self) -> list[Module]:
         return [m for _, m in self.named_modules()]
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) of the direct submodules."""
+        yield from ((n, v) for n, v in self._children() if isinstance(v, Module))
+
+    def children(self) -> list[Module]:
+        return [m for _, m in self.named_children()]
+
+    def apply(self, fn) -> Module:
+        """Call fn(module) on every submodule, children first, then on this one (as PyTorch,
+        e.g. to initialise weights); returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, Parameter), each shared parameter once, under its first name."""
@@ -97,7 +125,7 @@ class Module:
             for name, v in m._children():
                 if isinstance(v, Parameter) and id(v) not in seen:
                     seen.add(id(v))
-                    yield prefix + name, v
+                    yield _join(prefix, name), v
 
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
@@ -105,7 +133,7 @@ class Module:
     def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
         for prefix, m in self.named_modules():
             for name in m._buffers:
-                yield prefix + name, getattr(m, name)
+                yield _join(prefix, name), getattr(m, name)
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())

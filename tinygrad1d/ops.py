@@ -13,13 +13,14 @@ matmul -> matmul, reshape/transpose/expand/pad/getitem undo each other.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 
 from .memory import BUFFERS
 
 from .tensor import Function, Tensor, as_index, normalize_axes, normalize_axis, register
-from .tensor import shape_args
+from .tensor import shape_args, torch_spelling
 
 
 def hint(ref, *domains, shapes="broadcast", **params) -> dict:
@@ -232,8 +233,9 @@ class Where(_Broadcasting):
 
 class _Reduce(Function):
     @classmethod
-    def method(cls, x, axis=None, keepdims: bool = False):
-        return cls.apply(x, axis=normalize_axes(axis, x.ndim, cls.name), keepdims=bool(keepdims))
+    def method(cls, x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+        axis, keepdims = torch_spelling(cls.name, axis, keepdims, dim, keepdim)
+        return cls.apply(x, axis=normalize_axes(axis, x.ndim, cls.name), keepdims=keepdims)
 
 
 def _keep(x, axis) -> tuple:
@@ -242,6 +244,22 @@ def _keep(x, axis) -> tuple:
         return (1,) * x.ndim
     axes = {a % x.ndim for a in ((axis,) if isinstance(axis, (int, np.integer)) else axis)}
     return tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+
+
+def select(x: Tensor, arg, dim: int, keepdim: bool, op: str) -> MinMax:
+    """(values, indices) of the element `arg` (np.argmax, np.argmin) picks along dim, as
+    torch.max(x, dim): the values are read by indexing, so the gradient goes to that one."""
+    if x.ndim == 0:  # one element is its own maximum
+        return MinMax(x, Tensor._make(np.zeros((), np.intp), False, None))
+    dim = normalize_axis(dim, x.ndim, op)
+    idx = np.expand_dims(arg(x.data, axis=dim), dim)  # the keepdim form
+    where = list(np.ogrid[tuple(slice(n) for n in idx.shape)])
+    where[dim] = idx
+    values = GetItem.apply(x, index=tuple(where))
+    if not keepdim:
+        idx = idx.squeeze(dim)
+        values = Reshape.apply(values, shape=idx.shape)
+    return MinMax(values, Tensor._make(idx, False, None))
 
 
 def _spread(g: Tensor, kshape: tuple, shape: tuple) -> Tensor:
@@ -263,8 +281,18 @@ class Sum(_Reduce):
     hints = hint(np.sum, "real", shapes="unary", axis="axes", keepdims="bool")
 
 
+MinMax = namedtuple("MinMax", ["values", "indices"])  # what torch.max(x, dim) returns
+
+
 @register("max")
 class Max(_Reduce):
+    @classmethod
+    def method(cls, x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+        """numpy's max (ties share the gradient, as torch.amax); with dim= PyTorch's max:
+        (values, indices), the gradient going to the first maximum's index."""
+        if dim is None:
+            return super().method(x, axis, keepdims, keepdim=keepdim)
+        return select(x, np.argmax, dim, bool(keepdim), "max")
     def forward(ctx, x, axis=None, keepdims=False):
         out = np.max(x, axis=axis, keepdims=keepdims)
         ctx.kshape = _keep(x, axis)
@@ -318,10 +346,11 @@ _IDENTITY = [tuple(range(n)) for n in range(33)]  # numpy allows at most 32 dime
 @register("transpose")
 class Transpose(Function):
     @classmethod
-    def method(cls, x, *axes):
-        """Reverse the axes (none given), swap two (a, b), or permute all (numpy's form)."""
+    def method(cls, x, *axes, dim0=None, dim1=None):
+        """Reverse the axes (none given), swap two (a, b or dim0=, dim1=, as PyTorch, for
+        every ndim), or permute all of them (numpy's form, when ndim != 2)."""
         n = x.ndim
-        axes = shape_args(axes, "transpose")
+        axes = shape_args(axes, "transpose") + tuple(d for d in (dim0, dim1) if d is not None)
         if not axes:
             axes = _IDENTITY[n][::-1]
         elif len(axes) == 2:  # PyTorch's swap, whatever ndim: for 2-D also numpy's (1, 0)
@@ -459,6 +488,26 @@ def _add_at(out: np.ndarray, index, x: np.ndarray) -> np.ndarray:
     return out
 
 
+@register("cat")
+class Cat(Function):
+    """Join tensors along an existing axis (np.concatenate); its gradient is each piece."""
+
+    def forward(ctx, *xs, axis=0):
+        if not xs:
+            raise ValueError("cat: needs one or more tensors")
+        return np.concatenate(xs, axis=axis)
+
+    def backward(ctx, g):  # d out / d x_i is the slice of out where x_i was put
+        pre, at, out = (slice(None),) * ctx.params["axis"], 0, []
+        for x in ctx.inputs:
+            n = x.shape[ctx.params["axis"]]
+            out.append(GetItem.apply(g, index=pre + (slice(at, at + n),)))
+            at += n
+        return tuple(out)
+    hints = hint(lambda *xs, axis: np.concatenate(xs, axis=axis), "real", "real", "real",
+                 shapes="same", axis="axis")
+
+
 @register("stack")
 class Stack(Function):
     """Join tensors of one shape along a new axis (np.stack); its gradient is each slice."""
@@ -569,6 +618,19 @@ def _scatter_windows(x: np.ndarray, w: Windows, axis: int) -> np.ndarray:
     return out
 
 
+def _take_along(x: Tensor, dim: int, index) -> Tensor:
+    """torch.gather(x, dim, index): out[i, j] = x[i, index[i, j]] along dim, by indexing."""
+    dim = normalize_axis(dim, x.ndim, "gather")
+    idx = as_index(index, "gather")
+    if idx.ndim != x.ndim or any(a > b for i, (a, b) in enumerate(zip(idx.shape, x.shape))
+                                 if i != dim):
+        raise ValueError(f"gather: index of shape {idx.shape} does not fit x {x.shape} along "
+                         f"dim {dim} (same ndim, no larger elsewhere)")
+    where = list(np.ogrid[tuple(slice(n) for n in idx.shape)])
+    where[dim] = _check_index(idx, x.shape[dim], "gather", x.shape)
+    return GetItem.apply(x, index=tuple(where))
+
+
 def _check_index(index, size: int, op: str, shape) -> np.ndarray:
     """An integer array with every entry in [-size, size); negatives wrap once, as numpy."""
     index = as_index(index, op)
@@ -592,7 +654,11 @@ class Gather(Function):
     outputs (overlapping windows) receives the sum of their gradients."""
 
     @classmethod
-    def method(cls, x, index, axis: int = -1, value: float = 0.0):
+    def method(cls, x, index=None, axis: int = -1, value: float = 0.0, *, dim=None):
+        """x.gather(index, axis): numpy's take. PyTorch's x.gather(dim, index), positionally
+        or with dim=, picks one element per index along dim (take_along_axis)."""
+        if dim is not None or (isinstance(index, (int, np.integer)) and not np.isscalar(axis)):
+            return _take_along(x, index if dim is None else dim, axis if dim is None else index)
         axis = normalize_axis(axis, x.ndim, "gather")
         if value == 0.0:  # the default stays out of the recorded (and drawn) parameters
             return cls.apply(x, index=index, axis=axis)

@@ -188,6 +188,18 @@ def normalize_axes(axis, ndim: int, op: str) -> tuple[int, ...] | None:
     return None if ndim == 0 else tuple(axes)
 
 
+def torch_spelling(op: str, axis, keepdims, dim=None, keepdim=None) -> tuple:
+    """(axis, keepdims) from numpy's axis=/keepdims= or PyTorch's dim=/keepdim= (one of each
+    pair at most): the two spellings mean the same for reductions."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{op}: give axis= (numpy) or dim= (PyTorch), not both")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, bool(keepdims)
+
+
 def shape_args(shape: tuple, op: str) -> tuple[int, ...]:
     """A shape given as varargs, f(2, 3), or as one sequence, f((2, 3))."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -419,7 +431,6 @@ class Tensor:
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
-    size = property(lambda self: self.data.size)
     is_leaf = property(lambda self: self._ctx is None)
     grad_fn = property(lambda self: self._ctx)
     T = property(lambda self: self.transpose())
@@ -554,16 +565,85 @@ class Tensor:
     def __ne__(self, o):
         return self._cmp(o, np.not_equal)
 
-    def argmax(self, axis=None) -> Tensor:
-        """Positions of the maxima (not differentiable)."""
-        axis = None if axis is None else normalize_axis(axis, self.ndim, "argmax")
-        return Tensor._make(np.asarray(np.argmax(self.data, axis=axis)), False, None)
+    def argmax(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+        """Positions of the maxima, the first of ties (not differentiable)."""
+        return self._arg(np.argmax, axis, keepdims, dim, keepdim, "argmax")
+
+    def argmin(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+        """Positions of the minima, the first of ties (not differentiable)."""
+        return self._arg(np.argmin, axis, keepdims, dim, keepdim, "argmin")
+
+    def _arg(self, f, axis, keepdims, dim, keepdim, op: str) -> Tensor:
+        axis, keepdims = torch_spelling(op, axis, keepdims, dim, keepdim)
+        axis = None if axis is None else normalize_axis(axis, self.ndim, op)
+        return Tensor._make(np.asarray(f(self.data, axis=axis, keepdims=keepdims)), False, None)
+
+    # -- PyTorch's utilities
+    @property
+    def size(self) -> _Size:
+        """The element count (numpy's .size); called, PyTorch's size(): the shape, or size(d)."""
+        return _Size(self.data.size, self.data.shape)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def clone(self) -> Tensor:
+        """A copy that stays in the graph (its gradient flows back to this tensor)."""
+        return OPS["cast"].apply(self, dtype=self.dtype)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set requires_grad in place on a leaf (as PyTorch); returns self."""
+        if self._ctx is not None:
+            raise BackwardError("requires_grad_: only a leaf's flag can change; this tensor "
+                                "was made by an op (use .detach() first)")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def to(self, dtype=None, device=None) -> Tensor:
+        """x.to(np.float64), x.to("cpu"): a cast, or itself (the CPU is the only device)."""
+        if isinstance(dtype, str) and device is None:
+            dtype, device = None, dtype
+        if device is not None and str(device) != "cpu":
+            raise ValueError(f"to: device {device!r}: tinygrad1d runs on the CPU only")
+        return self if dtype is None else self.cast(dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def t(self) -> Tensor:
+        """Transpose a matrix (a vector or a number stays), as torch.Tensor.t."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with at most 2 dims, got shape {self.shape}")
+        return self.transpose() if self.ndim == 2 else self
+
+    mT = property(lambda self: self.transpose(-2, -1))
 
     def float(self) -> Tensor:
         return self.cast(np.float32)
 
     def double(self) -> Tensor:
         return self.cast(np.float64)
+
+
+class _Size(int):
+    """Tensor.size: an int (numpy's element count) that, called, answers PyTorch's size():
+    x.size == 6, x.size() == (2, 3), x.size(1) == 3."""
+
+    def __new__(cls, n: int, shape: tuple):
+        self = super().__new__(cls, n)
+        self.shape = shape
+        return self
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self.shape
+        return self.shape[normalize_axis(dim, len(self.shape), "size")]
 
 
 class Descriptor:

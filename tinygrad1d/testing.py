@@ -193,8 +193,8 @@ def op_inputs(draw, op):
         shps = draw(broadcastable_shapes(len(doms)))
     elif kind == "matmul":
         shps = draw(matmul_shapes())
-    elif kind == "same":  # every input of one shape
-        shps = [draw(shapes())] * len(doms)
+    elif kind == "same":  # every input of one shape (with an axis, if the op takes one)
+        shps = [draw(shapes(min_dims="axis" in h["params"].values()))] * len(doms)
     elif kind == "unary":
         needs_axis = any(k in ("axis", "index", "pad_width") for k in h["params"].values())
         shps = [draw(shapes(min_dims=1 if needs_axis else 0))]

@@ -1,0 +1,140 @@
+"""PyTorch idioms typed as in PyTorch, with `tg` for `torch`: each runs in both libraries on
+the same data and must give the same values and, where PyTorch's is differentiable, the same
+gradients. docs/pytorch.md lists what still differs on purpose."""
+import numpy as np
+import pytest
+
+import tinygrad1d as tg
+import tinygrad1d.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+X = np.random.default_rng(0).standard_normal((3, 4))
+X3 = np.random.default_rng(1).standard_normal((2, 3, 4))
+TIED = np.array([[1.0, 5.0, 5.0, 0.0], [7.0, 2.0, 7.0, -1.0], [0.0, 0.0, 3.0, 3.0]])
+INDEX = np.array([[0, 3], [2, 2], [1, 0]])
+
+# name: (input, idiom). `m` is the library (tg or torch), `f` its functional module.
+IDIOMS = {
+    "sum(1)": (X, lambda m, f, x: x.sum(1)),
+    "sum((0, 1))": (X, lambda m, f, x: x.sum((0, 1))),
+    "sum(dim=1, keepdim=True)": (X, lambda m, f, x: x.sum(dim=1, keepdim=True)),
+    "mean(dim=0)": (X, lambda m, f, x: x.mean(dim=0)),
+    "mean(-1, True)": (X, lambda m, f, x: x.mean(-1, True)),
+    "max(dim=1).values": (TIED, lambda m, f, x: x.max(dim=1).values),
+    "max(dim=1)[0]": (TIED, lambda m, f, x: x.max(dim=1)[0]),
+    "max(dim=1).indices": (TIED, lambda m, f, x: x.max(dim=1).indices),
+    "min(dim=0, keepdim=True).values": (TIED, lambda m, f, x: x.min(dim=0, keepdim=True).values),
+    "min(dim=1)[1]": (TIED, lambda m, f, x: x.min(dim=1)[1]),
+    "max()": (TIED, lambda m, f, x: x.max()),
+    "amin(dim=1)": (TIED, lambda m, f, x: x.amin(dim=1)),
+    "std(dim=1)": (X, lambda m, f, x: x.std(dim=1)),
+    "var(dim=0, unbiased=False)": (X, lambda m, f, x: x.var(dim=0, unbiased=False)),
+    "argmax(dim=1)": (TIED, lambda m, f, x: x.argmax(dim=1)),
+    "argmin(dim=0, keepdim=True)": (TIED, lambda m, f, x: x.argmin(dim=0, keepdim=True)),
+    "transpose(0, 1)": (X, lambda m, f, x: x.transpose(0, 1)),
+    "transpose(1, 2) on 3-D": (X3, lambda m, f, x: x.transpose(1, 2)),
+    "transpose(dim0=0, dim1=2)": (X3, lambda m, f, x: x.transpose(dim0=0, dim1=2)),
+    "permute(2, 0, 1)": (X3, lambda m, f, x: x.permute(2, 0, 1)),
+    "permute((1, 0, 2))": (X3, lambda m, f, x: x.permute((1, 0, 2))),
+    "view(-1)": (X, lambda m, f, x: x.view(-1)),
+    "view(2, -1)": (X, lambda m, f, x: x.view(2, -1)),
+    "reshape(4, 3)": (X, lambda m, f, x: x.reshape(4, 3)),
+    "t()": (X, lambda m, f, x: x.t()),
+    ".T on 2-D": (X, lambda m, f, x: x.T),
+    ".mT": (X3, lambda m, f, x: x.mT),
+    "flatten(1)": (X3, lambda m, f, x: x.flatten(1)),
+    "flatten(start_dim=1)": (X3, lambda m, f, x: x.flatten(start_dim=1)),
+    "unsqueeze(0)": (X, lambda m, f, x: x.unsqueeze(0)),
+    "unsqueeze(dim=1)": (X, lambda m, f, x: x.unsqueeze(dim=1)),
+    "squeeze()": (X[None], lambda m, f, x: x.squeeze()),
+    "squeeze(0)": (X[None], lambda m, f, x: x.squeeze(0)),
+    "cat([x, x], dim=1)": (X, lambda m, f, x: m.cat([x, x * 2], dim=1)),
+    "cat((x, x))": (X, lambda m, f, x: m.cat((x, x.exp()))),
+    "stack([x, x], dim=0)": (X, lambda m, f, x: m.stack([x, x * 3], dim=0)),
+    "stack([x, x], 2)": (X, lambda m, f, x: m.stack([x, x.tanh()], 2)),
+    "where(x > 0, x, -x)": (X, lambda m, f, x: m.where(x > 0, x, x * -2)),
+    "gather(1, index)": (X, lambda m, f, x: x.gather(1, _index(m))),
+    "gather(dim=0, index=...)": (X, lambda m, f, x: x.gather(dim=0, index=(_index(m) % 3)[:2])),
+    "softmax(dim=1)": (X, lambda m, f, x: f.softmax(x, dim=1)),
+    "log_softmax(dim=-1)": (X, lambda m, f, x: f.log_softmax(x, dim=-1)),
+    "clone()": (X, lambda m, f, x: x.clone() * 2),
+    "x @ v (1-D)": (X, lambda m, f, x: x @ x[0]),
+    "x.matmul(v)": (X, lambda m, f, x: x.matmul(x[1])),
+    "x[x > 0] (mask)": (X, lambda m, f, x: x[x > 0]),
+    "x[:, [0, 2]]": (X, lambda m, f, x: x[:, [0, 2]]),
+}
+
+
+def _index(m):
+    return torch.tensor(INDEX) if m is torch else INDEX
+
+
+@pytest.mark.parametrize("name", sorted(IDIOMS))
+def test_idiom_matches_torch(name):
+    data, idiom = IDIOMS[name]
+    ours = tg.tensor(data, dtype=np.float64, requires_grad=True)
+    theirs = torch.tensor(data, requires_grad=True)
+    out, out_t = idiom(tg, F, ours), idiom(torch, TF, theirs)
+    np.testing.assert_allclose(np.asarray(out.data), out_t.detach().numpy(), rtol=1e-12,
+                               atol=1e-12, err_msg=name)
+    if out_t.requires_grad:  # same gradient for the same upstream one
+        g = np.random.default_rng(2).standard_normal(out_t.shape)
+        out.backward(tg.tensor(g, dtype=np.float64))
+        out_t.backward(torch.tensor(g))
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{name}: gradient")
+    else:
+        assert not out.requires_grad, f"{name}: torch's result is not differentiable"
+
+
+def test_tensor_utilities_as_torch():
+    x, t = tg.tensor(X), torch.tensor(X)
+    assert x.size() == tuple(t.size()) and x.size(1) == t.size(1) and x.size(-1) == 4
+    assert x.size == 12 and x.numel() == t.numel() and x.dim() == t.dim()  # numpy's .size too
+    assert x.tolist() == t.tolist()
+    assert x.to("cpu") is x and x.cpu() is x and x.to(np.float64).dtype == np.float64
+    leaf = tg.tensor([1.0, 2.0]).requires_grad_()
+    assert leaf.requires_grad and leaf.is_leaf
+    with pytest.raises(tg.BackwardError, match="only a leaf"):
+        (leaf * 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="CPU only"):
+        x.to("cuda")
+
+
+def test_autograd_names_as_torch():
+    a, b = tg.tensor([1.0, 2.0], requires_grad=True), tg.tensor([3.0], requires_grad=True)
+    (ga,) = tg.autograd.grad((a * a).sum(), [a])
+    np.testing.assert_array_equal(ga.data, [2.0, 4.0])
+    tg.autograd.backward([(a * 3).sum(), (b * b).sum()])
+    np.testing.assert_array_equal(a.grad, [3.0, 3.0])
+    np.testing.assert_array_equal(b.grad, [6.0])
+
+
+def test_module_tree_names_as_torch():
+    ours = tg.nn.Sequential(tg.nn.Linear(2, 3), tg.nn.Sequential(tg.nn.ReLU(), tg.nn.Linear(3, 1)))
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3),
+                                 torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(3, 1)))
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert len(ours.children()) == len(list(theirs.children())) == 2
+    seen = []
+    ours.apply(lambda m: seen.append(type(m).__name__))
+    assert seen == ["Linear", "ReLU", "Linear", "Sequential", "Sequential"]
+
+
+def test_spellings_refuse_mixed_or_bad_arguments():
+    x = tg.tensor(X)
+    with pytest.raises(TypeError, match="sum: give axis= .* or dim="):
+        x.sum(axis=0, dim=1)
+    with pytest.raises(ValueError, match=r"cat: tensors\[1\] has shape \(2, 4\)"):
+        tg.cat([x, tg.tensor(np.ones((2, 4)))], dim=1)
+    with pytest.raises(ValueError, match="permute: 2 dims for a tensor with 3"):
+        tg.tensor(X3).permute(0, 1)
+    with pytest.raises(IndexError, match="boolean index did not match"):
+        x[np.array([True, False])]  # a mask of the wrong shape (numpy and torch raise too)
+    with pytest.raises(ValueError, match="gather: index of shape"):
+        x.gather(1, np.zeros((5, 1), int))
+    with pytest.raises(TypeError, match="where: condition must be boolean"):
+        tg.where(x, x, x)
