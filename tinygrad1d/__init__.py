@@ -15,7 +15,9 @@ from .tensor import OPS, AnomalyError, BackwardError, Function, Tensor, default_
 from .tensor import detect_anomaly, register
 from .tensor import get_default_dtype, grad, is_grad_enabled, manual_seed, no_grad
 from .tensor import scope, set_default_dtype
-from .creation import ones, rand, randn, zeros
+from .creation import arange, eye, full, full_like, linspace, ones, ones_like, rand, rand_like
+from .creation import randn, randn_like, zeros, zeros_like
+from .functional import clamp, logsumexp, maximum, minimum
 from .functional import cat, stack, where
 from .viz import draw, to_dot
 
@@ -32,9 +34,10 @@ class _CallableModule(type(functional)):
 _engine.__class__ = _CallableModule
 
 __version__ = "0.1.0"
-__all__ = ["AnomalyError", "autograd", "BackwardError", "cat", "default_rng", "detect_anomaly",
-           "draw", "enable_grad", "func", "Function", "functional", "get_default_dtype", "grad",
-           "gradcheck", "GradcheckError", "gradgradcheck", "init", "is_grad_enabled",
-           "manual_seed", "nn", "no_grad", "ones", "ops", "OPS", "optim", "rand", "randn",
-           "register", "scope", "set_default_dtype", "stack", "Tensor", "to_dot", "where",
-           "zeros"]
+__all__ = ["AnomalyError", "arange", "autograd", "BackwardError", "cat", "clamp", "default_rng",
+           "detect_anomaly", "draw", "enable_grad", "eye", "full", "full_like", "func",
+           "Function", "functional", "get_default_dtype", "grad", "gradcheck", "GradcheckError",
+           "gradgradcheck", "init", "is_grad_enabled", "linspace", "logsumexp", "manual_seed",
+           "maximum", "minimum", "nn", "no_grad", "ones", "ones_like", "ops", "OPS", "optim",
+           "rand", "rand_like", "randn", "randn_like", "register", "scope", "set_default_dtype",
+           "stack", "Tensor", "to_dot", "where", "zeros", "zeros_like"]

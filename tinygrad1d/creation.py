@@ -1,4 +1,5 @@
-"""Tensor constructors: zeros, ones and random draws from the package generator."""
+"""Tensor constructors: zeros, ones, full, ranges, eye, the *_like forms, and random draws
+from the package generator (tg.manual_seed)."""
 from __future__ import annotations
 
 import numpy as np
@@ -30,3 +31,58 @@ def randn(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
 def rand(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
     """Uniform samples in [0, 1) from the package generator."""
     return _filled(default_rng().random, shape, requires_grad, dtype, "rand")
+
+
+def full(shape, fill_value: float, requires_grad: bool = False, dtype=None) -> Tensor:
+    """A Tensor of `shape` filled with fill_value: tg.full((2, 3), 0.5)."""
+    shape = shape_args(shape if isinstance(shape, (tuple, list)) else (shape,), "full")
+    return _filled(lambda s: np.full(s, fill_value), (shape,), requires_grad, dtype, "full")
+
+
+def arange(start, end=None, step=1, requires_grad: bool = False, dtype=None) -> Tensor:
+    """start, start + step, ... below end (tg.arange(5), tg.arange(1, 4, 0.5)), as torch."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
+    values = np.arange(start, end, step)
+    return Tensor(values.astype(np.dtype(dtype or get_default_dtype())), requires_grad)
+
+
+def linspace(start, end, steps: int, requires_grad: bool = False, dtype=None) -> Tensor:
+    """`steps` evenly spaced values from start to end, both included."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"linspace: steps must be an int >= 0, got {steps!r}")
+    values = np.linspace(start, end, int(steps))
+    return Tensor(values.astype(np.dtype(dtype or get_default_dtype())), requires_grad)
+
+
+def eye(n: int, m: int | None = None, requires_grad: bool = False, dtype=None) -> Tensor:
+    """The n x m identity matrix (m defaults to n)."""
+    return Tensor(np.eye(n, m, dtype=np.dtype(dtype or get_default_dtype())), requires_grad)
+
+
+def _like(x, fill, requires_grad: bool, dtype) -> Tensor:
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    dtype = dtype or (data.dtype if data.dtype.kind == "f" else None)
+    return _filled(fill, (data.shape,), requires_grad, dtype, "like")
+
+
+def zeros_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
+    return _like(x, np.zeros, requires_grad, dtype)
+
+
+def ones_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
+    return _like(x, np.ones, requires_grad, dtype)
+
+
+def full_like(x, fill_value: float, requires_grad: bool = False, dtype=None) -> Tensor:
+    return _like(x, lambda s: np.full(s, fill_value), requires_grad, dtype)
+
+
+def rand_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
+    return _like(x, default_rng().random, requires_grad, dtype)
+
+
+def randn_like(x, requires_grad: bool = False, dtype=None) -> Tensor:
+    return _like(x, default_rng().standard_normal, requires_grad, dtype)

@@ -227,8 +227,8 @@ class Conv1d(Module):
                  padding=0, dilation: int = 1, groups: int = 1, bias: bool = True,
                  init="xavier"):
         op = "Conv1d"
-        in_channels = F._int(in_channels, op, "in_channels", 1)
-        out_channels = F._int(out_channels, op, "out_channels", 1)
+        in_channels = F.check_int(in_channels, op, "in_channels", 1)
+        out_channels = F.check_int(out_channels, op, "out_channels", 1)
         kernel_size, stride, _, dilation, groups = F.conv_args(op, kernel_size, stride, padding,
                                                                dilation, groups)
         if in_channels % groups or out_channels % groups:

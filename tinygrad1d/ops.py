@@ -83,6 +83,50 @@ class Tanh(Function):
     hints = hint(np.tanh, "real")
 
 
+@register("sin")
+class Sin(Function):
+    def forward(ctx, x):
+        return np.sin(x)
+
+    def backward(ctx, g):  # d sin x = cos x
+        return g * ctx.inputs[0].cos()
+    hints = hint(np.sin, "real")
+
+
+@register("cos")
+class Cos(Function):
+    def forward(ctx, x):
+        return np.cos(x)
+
+    def backward(ctx, g):  # d cos x = -sin x
+        return -(g * ctx.inputs[0].sin())
+    hints = hint(np.cos, "real")
+
+
+@register("log1p")
+class Log1p(Function):
+    def forward(ctx, x):  # exact for small x, where log(1 + x) loses the digits
+        return np.log1p(x)
+
+    def backward(ctx, g):  # d log(1 + x) = 1 / (1 + x)
+        return g / (ctx.inputs[0] + 1)
+    hints = hint(np.log1p, "positive")
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])  # numpy has no erf; math's is exact
+
+
+@register("erf")
+class Erf(Function):
+    def forward(ctx, x):
+        return _erf(x).astype(x.dtype, copy=False)
+
+    def backward(ctx, g):  # d erf x = 2 / sqrt(pi) e^(-x^2)
+        x = ctx.inputs[0]
+        return g * (-(x * x)).exp() * (2 / math.sqrt(math.pi))
+    hints = hint(lambda x: _erf(x), "real")
+
+
 @register("sigmoid")
 class Sigmoid(Function):
     saves_output = True
@@ -305,6 +349,26 @@ class Max(_Reduce):
                            keepdims=True)).astype(g.dtype)
         return _spread(g, ctx.kshape, m.shape) * const(share)
     hints = hint(np.max, "distinct", shapes="unary", axis="axes", keepdims="bool")
+
+
+@register("cumsum")
+class Cumsum(Function):
+    @classmethod
+    def method(cls, x, axis=None, *, dim=None):
+        """Running sums along axis (or dim); numpy's axis=None flattens first."""
+        axis = axis if dim is None else dim
+        if axis is None:
+            return cls.apply(Reshape.method(x, -1), axis=0)
+        return cls.apply(x, axis=normalize_axis(axis, x.ndim, "cumsum"))
+
+    def forward(ctx, x, axis):
+        return np.cumsum(x, axis=axis)
+
+    def backward(ctx, g):  # out[i] = sum_{j<=i} x[j], so d / dx[j] = sum_{i>=j} g[i]
+        rev = (slice(None),) * ctx.params["axis"] + (slice(None, None, -1),)
+        flipped = GetItem.apply(g, index=rev)
+        return GetItem.apply(Cumsum.apply(flipped, axis=ctx.params["axis"]), index=rev)
+    hints = hint(lambda x, axis: np.cumsum(x, axis=axis), "real", shapes="unary", axis="axis")
 
 
 # ================================================================== movement

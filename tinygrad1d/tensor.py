@@ -405,7 +405,7 @@ class Tensor:
     leaves' ``.grad``, so a tensor used on several branches receives the sum of them.
 
     The primitives' methods (``x.exp()``, ``x.reshape(...)``, ...) are attached by
-    ``register`` in ops.py, the composites' (``x.mean()``, ``x.conv1d(...)``) by functional.py.
+    ``register`` in ops.py, the composites' (``x.mean()``, ``x.conv1d(...)``) by functional/.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retain", "__weakref__")

@@ -1,4 +1,5 @@
-"""Composites: conv1d, pooling, activations, losses, linear, dropout, batch norm.
+"""The core composites: conv1d, pooling, softmax, losses, linear, dropout, batch norm, and
+the reductions and movements with their PyTorch spellings.
 
 Nothing here has a backward of its own: each function is a short expression over the
 primitives in ops.py, and the engine differentiates it (to any order). Each composite runs
@@ -11,16 +12,19 @@ from functools import lru_cache
 
 import numpy as np
 
-from .ops import Windows, const, select
-from .tensor import OPS, Tensor, _lift, as_index, as_tensor, default_rng, normalize_axes
-from .tensor import normalize_axis, scope, shape_args, torch_spelling
+from ..ops import Windows, const, select
+from ..tensor import OPS, Tensor, _lift, as_index, as_tensor, default_rng, normalize_axes
+from ..tensor import normalize_axis, scope, shape_args, torch_spelling
 
-__all__ = ["conv_output_size", "conv1d", "max_pool1d", "avg_pool1d", "global_avg_pool1d",
-           "linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
-           "nll_loss", "mse_loss", "dropout", "batch_norm", "window_index"]
+__all__ = ["amin", "avg_pool1d", "batch_norm", "cat", "check_int", "conv1d", "conv_args",
+           "conv_output_size", "cross_entropy", "dropout", "dropout_p", "flatten",
+           "global_avg_pool1d", "linear", "log_softmax", "max_pool1d", "mean", "min_", "mse_loss",
+           "nll_loss", "permute", "pool_args", "relu", "sigmoid", "softmax", "sqrt", "squeeze",
+           "stack", "std", "tanh", "unsqueeze", "var", "where", "window_index", "windows"]
 
 
-def _int(v, op: str, name: str, lo: int) -> int:
+def check_int(v, op: str, name: str, lo: int) -> int:
+    """v as an int >= lo, or a TypeError/ValueError naming op and the argument."""
     if type(v) is int and v >= lo:  # the usual case, checked on every call: keep it short
         return v
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
@@ -37,18 +41,18 @@ def conv_args(op: str, kernel_size, stride=1, padding=0, dilation=1, groups=1) -
     """The checked (kernel_size, stride, (left, right) padding, dilation, groups) of a
     convolution, as F.conv1d and nn.Conv1d both take them: a ValueError or TypeError that
     names `op`, the argument and its value for anything PyTorch would refuse."""
-    k = _int(kernel_size, op, "kernel_size", 1)
-    stride, dilation = _int(stride, op, "stride", 1), _int(dilation, op, "dilation", 1)
-    groups = _int(groups, op, "groups", 1)
+    k = check_int(kernel_size, op, "kernel_size", 1)
+    stride, dilation = check_int(stride, op, "stride", 1), check_int(dilation, op, "dilation", 1)
+    groups = check_int(groups, op, "groups", 1)
     return k, stride, _conv_padding(padding, k, stride, dilation, op), dilation, groups
 
 
 def pool_args(op: str, kernel_size, stride=None, padding=0, dilation=1) -> tuple:
     """The checked (kernel_size, stride, padding, dilation) of a pool; stride defaults to
     kernel_size, and padding may be at most half the kernel (PyTorch's rule)."""
-    k = _int(kernel_size, op, "kernel_size", 1)
-    s = k if stride is None else _int(stride, op, "stride", 1)
-    d, p = _int(dilation, op, "dilation", 1), _int(padding, op, "padding", 0)
+    k = check_int(kernel_size, op, "kernel_size", 1)
+    s = k if stride is None else check_int(stride, op, "stride", 1)
+    d, p = check_int(dilation, op, "dilation", 1), check_int(padding, op, "padding", 0)
     if p > k // 2:
         raise ValueError(f"{op}: padding={p} must be at most half of kernel_size={k}")
     return k, s, p, d
@@ -67,9 +71,9 @@ def conv_output_size(n_in: int, kernel_size: int, stride: int = 1, padding: int 
     """Output length of a convolution or pooling window:
     (n_in + 2*padding - dilation*(kernel_size-1) - 1) // stride + 1."""
     op = "conv_output_size"
-    n_in, kernel_size = _int(n_in, op, "n_in", 1), _int(kernel_size, op, "kernel_size", 1)
-    stride, dilation = _int(stride, op, "stride", 1), _int(dilation, op, "dilation", 1)
-    padding = _int(padding, op, "padding", 0)
+    n_in, kernel_size = check_int(n_in, op, "n_in", 1), check_int(kernel_size, op, "kernel_size", 1)
+    stride, dilation = check_int(stride, op, "stride", 1), check_int(dilation, op, "dilation", 1)
+    padding = check_int(padding, op, "padding", 0)
     return _out_len(n_in, 2 * padding, kernel_size, stride, dilation, op)
 
 
@@ -89,8 +93,9 @@ def window_index(n_out: int, kernel_size: int, stride: int = 1, dilation: int = 
     two windows [1, 2, 3] and [2, 3, 4]. conv1d and the pools gather with the same numbers,
     taps first, as a `Windows` object (`windows(...)`), whose index() is this array's .T."""
     op = "window_index"
-    n_out, kernel_size = _int(n_out, op, "n_out", 1), _int(kernel_size, op, "kernel_size", 1)
-    stride, dilation = _int(stride, op, "stride", 1), _int(dilation, op, "dilation", 1)
+    n_out = check_int(n_out, op, "n_out", 1)
+    kernel_size = check_int(kernel_size, op, "kernel_size", 1)
+    stride, dilation = check_int(stride, op, "stride", 1), check_int(dilation, op, "dilation", 1)
     length = (n_out - 1) * stride + dilation * (kernel_size - 1) + 1
     return windows(length, kernel_size, stride, dilation).index().T
 
@@ -120,7 +125,7 @@ def _conv_padding(padding, k: int, stride: int, dilation: int, op: str) -> tuple
     pads = tuple(padding) if isinstance(padding, (tuple, list)) else (padding,)
     if len(pads) not in (1, 2):
         raise ValueError(f"{op}: padding must be an int or a (left, right) pair, got {padding!r}")
-    pads = tuple(_int(p, op, "padding", 0) for p in pads)
+    pads = tuple(check_int(p, op, "padding", 0) for p in pads)
     return (pads[0], pads[-1])
 
 

@@ -1,0 +1,16 @@
+"""tinygrad1d.functional (import as F): every composite, as torch.nn.functional.
+
+- `core.py`: conv1d, pools, softmax family, losses, linear, dropout, batch norm; mean,
+  var, std, min with dim, cat, stack, where, permute, flatten, ...; the argument checks.
+- `everyday.py`: gelu, silu, leaky_relu, elu, softplus, clamp, masked_fill, lerp, minimum,
+  maximum, logsumexp, amax, flip, repeat, split, chunk, sign, floor, ceil, round.
+
+Nothing here has a backward of its own: each function is an expression over the primitives.
+"""
+from .core import *  # noqa: F403 - the package's face is the union of its two modules
+from .core import __all__ as _core
+from .core import check_int, conv_args, dropout_p, pool_args, windows  # noqa: F401
+from .everyday import *  # noqa: F403
+from .everyday import __all__ as _everyday
+
+__all__ = _core + _everyday

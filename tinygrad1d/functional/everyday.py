@@ -1,0 +1,178 @@
+"""Everyday composites with PyTorch's names: activations (gelu, silu, leaky_relu, elu,
+softplus), elementwise helpers (clamp, masked_fill, lerp, minimum, maximum), reductions
+(logsumexp, amax) and movements (flip, repeat, split, chunk), each a short expression over
+the primitives and the core composites, with no backward of its own. Kept apart from
+core.py so that the core's size budget keeps measuring the engine (docs/architecture.md).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor import OPS, Tensor, _lift, as_tensor, normalize_axes, normalize_axis, shape_args
+from ..tensor import torch_spelling
+from .core import where
+
+__all__ = ["amax", "ceil", "chunk", "clamp", "elu", "flip", "floor", "gelu", "leaky_relu", "lerp",
+           "logsumexp", "masked_fill", "maximum", "minimum", "repeat", "round_", "sign", "silu",
+           "softplus", "split"]
+
+def gelu(x, approximate: str = "none") -> Tensor:
+    """x * Phi(x), Phi the standard normal CDF through erf (PyTorch's default), or its tanh
+    approximation with approximate="tanh"."""
+    x = as_tensor(x, "gelu", "x")
+    if approximate == "tanh":
+        inner = (x + 0.044715 * x * x * x) * math.sqrt(2 / math.pi)
+        return 0.5 * x * (1 + inner.tanh())
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
+
+
+def silu(x) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    x = as_tensor(x, "silu", "x")
+    return x * x.sigmoid()
+
+
+def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x (that slope's gradient at 0, as PyTorch)."""
+    x = as_tensor(x, "leaky_relu", "x")
+    return where(x.data > 0, x, x * negative_slope)
+
+
+def elu(x, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha * (e^x - 1); the exponential only sees x <= 0, so a large x
+    cannot overflow into the unused branch's gradient."""
+    x = as_tensor(x, "elu", "x")
+    neg = x.data > 0
+    return where(neg, x, (minimum(x, 0.0).exp() - 1) * alpha)
+
+
+def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, written relu(z) + log1p(e^-|z|) so it never overflows;
+    linear where beta x > threshold, as PyTorch."""
+    x = as_tensor(x, "softplus", "x")
+    z = x * beta
+    soft = (z.relu() + (-z.abs()).exp().log1p()) / beta
+    return where(z.data > threshold, x, soft)
+
+
+def minimum(x, y) -> Tensor:
+    """Elementwise minimum: -max(-x, -y), so ties split the gradient as maximum's do."""
+    x = as_tensor(x, "minimum", "x")
+    return -OPS["maximum"].apply(-x, -_lift((x, y), "minimum")[1])
+
+
+def maximum(x, y) -> Tensor:
+    """Elementwise maximum; ties split the gradient evenly, as torch.maximum."""
+    return OPS["maximum"].apply(*_lift((x, y), "maximum"))
+
+
+def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
+    """x limited to [min, max]; the gradient is 1 inside (bounds included, as PyTorch), else
+    0. Either bound may be None."""
+    x = as_tensor(x, "clamp", "x")
+    if min is None and max is None:
+        raise ValueError("clamp: give min, max or both")
+    lo = -np.inf if min is None else min
+    hi = np.inf if max is None else max
+    inside = (x.data >= lo) & (x.data <= hi)
+    return where(inside, x, np.clip(x.data, lo, hi).astype(x.dtype))
+
+
+def masked_fill(x, mask, value: float) -> Tensor:
+    """x with `value` where the boolean mask (broadcast to x) is set."""
+    x = as_tensor(x, "masked_fill", "x")
+    return where(np.broadcast_to(np.asarray(getattr(mask, "data", mask)), x.shape), value, x)
+
+
+def lerp(x, end, weight) -> Tensor:
+    """x + weight * (end - x)."""
+    x = as_tensor(x, "lerp", "x")
+    return x + (end - x) * weight
+
+
+def logsumexp(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    """log(sum(exp(x))) over axis (or dim), shifted by the max so that it never overflows."""
+    x = as_tensor(x, "logsumexp", "x")
+    axis, keepdims = torch_spelling("logsumexp", axis, keepdims, dim, keepdim)
+    axes = normalize_axes(axis, x.ndim, "logsumexp")
+    top = np.max(x.data, axis=axes, keepdims=True) if x.size else np.zeros((1,) * x.ndim)
+    top = np.where(np.isfinite(top), top, 0.0).astype(x.dtype)  # constant: exact gradient
+    out = (x - top).exp().sum(axes, keepdims=True).log() + top
+    return out if keepdims else out.reshape(np.sum(x.data, axis=axes).shape)
+
+
+def amax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    """Maximum over axis (or dim); ties share the gradient evenly (torch.amax)."""
+    axis, keepdims = torch_spelling("amax", axis, keepdims, dim, keepdim)
+    return as_tensor(x, "amax", "x").max(axis, keepdims)
+
+
+def flip(x, *dims) -> Tensor:
+    """Reverse the order along each of dims (torch.flip, np.flip)."""
+    x = as_tensor(x, "flip", "x")
+    axes = normalize_axes(shape_args(dims, "flip"), x.ndim, "flip") or ()
+    return x[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))]
+
+
+def repeat(x, *sizes) -> Tensor:
+    """Tile x: x.repeat(2, 3) of an (a, b) tensor is (2a, 3b) (torch.Tensor.repeat)."""
+    x = as_tensor(x, "repeat", "x")
+    sizes = shape_args(sizes, "repeat")
+    if len(sizes) < x.ndim or min(sizes, default=1) < 0:
+        raise ValueError(f"repeat: sizes {sizes} must be >= 0, one per axis of {x.shape}")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    tiled = x.reshape(sum(((1, n) for n in shape), ()))  # (1, a, 1, b)
+    tiled = tiled.expand(sum(((r, n) for r, n in zip(sizes, shape)), ()))  # (2, a, 3, b)
+    return tiled.reshape(tuple(r * n for r, n in zip(sizes, shape)))
+
+
+def split(x, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces along dim: each of split_size (the last may be shorter), or of the sizes listed."""
+    x = as_tensor(x, "split", "x")
+    dim = normalize_axis(dim, x.ndim, "split")
+    n = x.shape[dim]
+    sizes = split_size_or_sections
+    if isinstance(sizes, (int, np.integer)):
+        if sizes < 1:
+            raise ValueError(f"split: split_size must be >= 1, got {sizes}")
+        sizes = [min(sizes, n - at) for at in range(0, n, sizes)]
+    if sum(sizes) != n:
+        raise ValueError(f"split: sections {list(sizes)} do not add up to {n} (dim {dim})")
+    pre, out, at = (slice(None),) * dim, [], 0
+    for k in sizes:
+        out.append(x[pre + (slice(at, at + k),)])
+        at += k
+    return tuple(out)
+
+
+def chunk(x, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """About equal pieces along dim, each of ceil(n / chunks) (the last may be shorter)."""
+    x = as_tensor(x, "chunk", "x")
+    if not isinstance(chunks, (int, np.integer)) or chunks < 1:
+        raise ValueError(f"chunk: chunks must be an int >= 1, got {chunks!r}")
+    n = x.shape[normalize_axis(dim, x.ndim, "chunk")]
+    return split(x, max(1, -(-n // chunks)), dim)
+
+
+def _constant(f, name: str):
+    """A piecewise-constant function: its gradient is zero wherever it is defined, so the
+    result is a constant, as if detached (docs/pytorch.md)."""
+    def method(x) -> Tensor:
+        return Tensor._make(f(as_tensor(x, name, "x").data), False, None)
+    method.__name__, method.__doc__ = name, f"{name}(x), elementwise; not differentiated."
+    return method
+
+
+sign, floor, ceil, round_ = (_constant(f, n) for f, n in  # round_: not the builtin
+                             ((np.sign, "sign"), (np.floor, "floor"), (np.ceil, "ceil"),
+                              (np.round, "round")))
+
+
+for _f in (amax, minimum, clamp, masked_fill, lerp, logsumexp, flip, repeat, split, chunk, sign,
+           floor, ceil, round_):
+    setattr(Tensor, _f.__name__, _f)  # x.clamp(0, 1), x.flip(0), ...: as PyTorch's methods
+Tensor.clip = clamp
