@@ -163,3 +163,87 @@ def test_spellings_refuse_mixed_or_bad_arguments():
         x.gather(1, np.zeros((5, 1), int))
     with pytest.raises(TypeError, match="where: condition must be boolean"):
         tg.where(x, x, x)
+
+
+LOSS_CASES = {
+    "MSELoss": (lambda nn: nn.MSELoss(), "same"),
+    "L1Loss(reduction='sum')": (lambda nn: nn.L1Loss(reduction="sum"), "same"),
+    "CrossEntropyLoss(label_smoothing=0.1)": (lambda nn: nn.CrossEntropyLoss(label_smoothing=0.1),
+                                              "classes"),
+    "CrossEntropyLoss(reduction='none')": (lambda nn: nn.CrossEntropyLoss(reduction="none"),
+                                           "classes"),
+    "NLLLoss": (lambda nn: nn.NLLLoss(), "classes"),
+    "BCELoss": (lambda nn: nn.BCELoss(), "probabilities"),
+    "BCEWithLogitsLoss": (lambda nn: nn.BCEWithLogitsLoss(), "binary"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSS_CASES))
+def test_loss_modules_match_torch(name):
+    make, kind = LOSS_CASES[name]
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 4))
+    if kind == "probabilities":
+        x = 1 / (1 + np.exp(-x))
+    target = {"same": rng.standard_normal((5, 4)), "classes": np.array([0, 3, 1, 1, 2]),
+              "probabilities": (rng.random((5, 4)) > 0.5) * 1.0,
+              "binary": (rng.random((5, 4)) > 0.5) * 1.0}[kind]
+    ours, theirs = tg.tensor(x, dtype=np.float64, requires_grad=True), torch.tensor(
+        x, requires_grad=True)
+    out = make(tg.nn)(ours, target)
+    out_t = make(torch.nn)(theirs, torch.tensor(target))
+    np.testing.assert_allclose(out.data, out_t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = np.ones(out_t.shape)
+    out.backward(tg.tensor(g, dtype=np.float64))
+    out_t.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("pad", [(2, 1), (0, 3, 1, 1)])
+def test_f_pad_matches_torch_in_every_mode(mode, pad):
+    x = np.random.default_rng(4).standard_normal((2, 3, 5))
+    ours, theirs = tg.tensor(x, dtype=np.float64, requires_grad=True), torch.tensor(
+        x, requires_grad=True)
+    kw = {"value": 1.5} if mode == "constant" else {}
+    out, out_t = F.pad(ours, pad, mode=mode, **kw), TF.pad(theirs, pad, mode=mode, **kw)
+    np.testing.assert_array_equal(out.data, out_t.detach().numpy())
+    g = np.random.default_rng(5).standard_normal(out_t.shape)
+    out.backward(tg.tensor(g, dtype=np.float64))
+    out_t.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="pad: reflect padding .* too wide"):
+        F.pad(ours, (5, 0), mode="reflect")
+
+
+def test_activation_modules_and_containers_as_torch():
+    x = np.random.default_rng(6).standard_normal((3, 4))
+    for name, kw in [("GELU", {}), ("SiLU", {}), ("LeakyReLU", {"negative_slope": 0.2}),
+                     ("ELU", {"alpha": 0.5}), ("Softplus", {"beta": 2.0}),
+                     ("Softmax", {"dim": 0}), ("LogSoftmax", {"dim": 1}), ("Identity", {})]:
+        ours = getattr(tg.nn, name)(**kw)(tg.tensor(x, dtype=np.float64))
+        theirs = getattr(torch.nn, name)(**kw)(torch.tensor(x))
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12, atol=1e-12,
+                                   err_msg=name)
+    ours = tg.nn.ModuleDict({"a": tg.nn.Linear(2, 2),
+                             "b": tg.nn.ModuleList([tg.nn.ReLU(), tg.nn.Linear(2, 1)])})
+    theirs = torch.nn.ModuleDict({"a": torch.nn.Linear(2, 2),
+                                  "b": torch.nn.ModuleList([torch.nn.ReLU(),
+                                                            torch.nn.Linear(2, 1)])})
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert len(ours["b"]) == 2 and "a" in ours and list(ours.keys()) == ["a", "b"]
+
+
+def test_model_to_dtype_and_a_failed_load_changes_nothing():
+    net = tg.nn.Sequential(tg.nn.Linear(2, 3), tg.nn.BatchNorm1d(3)).to(np.float64)
+    assert net[0].weight.dtype == np.float64 and net[1].running_mean.dtype == np.float64
+    state = net.state_dict()
+    before = {k: v.copy() for k, v in state.items()}
+    state["0.weight"] = state["0.weight"] + 1
+    state["1.bias"] = np.array(["x", "y", "z"])  # correct key and shape, not numbers
+    with pytest.raises(ValueError, match="load_state_dict: 1.bias: holds <U1, not numbers"):
+        net.load_state_dict(state)
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)  # nothing was copied
+    with pytest.raises(ValueError, match="CPU only"):
+        net.to("cuda")

@@ -17,7 +17,9 @@ from .tensor import RemovableHandle, Tensor, as_tensor, get_default_dtype
 
 __all__ = ["Parameter", "Module", "Linear", "Conv1d", "SimpleConv1d", "ReLU", "Sigmoid", "Tanh",
            "Flatten", "Dropout", "MaxPool1d", "AvgPool1d", "GlobalAvgPool1d", "BatchNorm1d",
-           "Sequential", "init"]
+           "Sequential", "ModuleList", "ModuleDict", "Identity", "GELU", "SiLU", "LeakyReLU",
+           "ELU", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "NLLLoss",
+           "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "init"]
 
 
 def _join(prefix: str, name: str) -> str:
@@ -170,14 +172,48 @@ class Module:
         if strict and (missing or unexpected):
             raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys "
                              f"{unexpected}")
-        bad = [f"{k}: checkpoint {np.shape(state[k])} vs model {np.shape(_array(own[k]))}"
-               for k in own if k in state and np.shape(state[k]) != np.shape(_array(own[k]))]
-        if bad:
-            raise ValueError("load_state_dict: shape mismatch for " + "; ".join(bad))
-        for k, v in own.items():
+        checked = {}  # every entry is checked before any is copied: a failed load changes nothing
+        for k in own:
             if k in state:
-                _array(v)[...] = state[k]
+                try:
+                    value = np.asarray(state[k].data if isinstance(state[k], Tensor) else state[k])
+                except (TypeError, ValueError) as e:
+                    raise ValueError(f"load_state_dict: {k}: not an array: {e}") from None
+                if value.dtype.kind not in "biuf":
+                    raise ValueError(f"load_state_dict: {k}: holds {value.dtype}, not numbers")
+                if value.shape != np.shape(_array(own[k])):
+                    raise ValueError(f"load_state_dict: shape mismatch for {k}: checkpoint "
+                                     f"{value.shape} vs model {np.shape(_array(own[k]))}")
+                checked[k] = value
+        for k, value in checked.items():
+            _array(own[k])[...] = value
         return IncompatibleKeys(missing, unexpected)
+
+    def to(self, dtype=None, device=None) -> Module:
+        """model.to(np.float64) casts every parameter and buffer in place (their Parameter
+        objects stay, so build the optimizer after); model.to("cpu") is the model itself."""
+        if isinstance(dtype, str) and device is None:
+            dtype, device = None, dtype
+        if device is not None and str(device) != "cpu":
+            raise ValueError(f"{type(self).__name__}.to: device {device!r}: tinygrad1d runs on "
+                             "the CPU only")
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+                raise TypeError(f"{type(self).__name__}.to: dtype must be float32 or float64, "
+                                f"got {dtype}")
+            for _, p in self.named_parameters():
+                p.data, p.grad = p.data.astype(dtype), None
+            for m in self.modules():
+                for name in m._buffers:
+                    setattr(m, name, np.asarray(getattr(m, name)).astype(dtype))
+        return self
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        return self.to(np.float32)
 
     def __repr__(self) -> str:
         kids = [(n, v) for n, v in self._children() if isinstance(v, Module)]
@@ -380,6 +416,192 @@ class AvgPool1d(_Pool):
     def forward(self, x):
         return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
+
+
+class Identity(Module):
+    """Returns its input (a placeholder layer, as torch.nn.Identity)."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def forward(self, x):
+        return x
+
+
+class _Activation(Module):
+    """A parameter-free layer around one functional call with fixed keyword arguments."""
+
+    fn = staticmethod(lambda x, **kw: x)
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+    def forward(self, x):
+        return type(self).fn(x, **self.kwargs)
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+
+
+class GELU(_Activation):
+    fn = staticmethod(F.gelu)
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__(approximate=approximate)
+
+
+class SiLU(_Activation):
+    fn = staticmethod(lambda x: F.silu(x))
+
+
+class LeakyReLU(_Activation):
+    fn = staticmethod(F.leaky_relu)
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__(negative_slope=negative_slope)
+
+
+class ELU(_Activation):
+    fn = staticmethod(F.elu)
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__(alpha=alpha)
+
+
+class Softplus(_Activation):
+    fn = staticmethod(F.softplus)
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__(beta=beta, threshold=threshold)
+
+
+class Softmax(_Activation):
+    fn = staticmethod(F.softmax)
+
+    def __init__(self, dim: int = -1):
+        super().__init__(axis=dim)
+
+
+class LogSoftmax(_Activation):
+    fn = staticmethod(F.log_softmax)
+
+    def __init__(self, dim: int = -1):
+        super().__init__(axis=dim)
+
+
+class _Loss(Module):
+    """loss(input, target) with PyTorch's reduction= ("mean", "sum", "none")."""
+
+    fn = staticmethod(lambda x, t, **kw: x)
+
+    def __init__(self, reduction: str = "mean", **kwargs):
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
+                             f"'none', got {reduction!r}")
+        self.reduction, self.kwargs = reduction, kwargs
+
+    def forward(self, input, target):
+        return type(self).fn(input, target, reduction=self.reduction, **self.kwargs)
+
+
+class MSELoss(_Loss):
+    fn = staticmethod(F.mse_loss)
+
+
+class L1Loss(_Loss):
+    fn = staticmethod(F.l1_loss)
+
+
+class NLLLoss(_Loss):
+    fn = staticmethod(F.nll_loss)
+
+
+class CrossEntropyLoss(_Loss):
+    fn = staticmethod(F.cross_entropy)
+
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(reduction, label_smoothing=label_smoothing)
+
+
+class BCELoss(_Loss):
+    fn = staticmethod(F.binary_cross_entropy)
+
+
+class BCEWithLogitsLoss(_Loss):
+    fn = staticmethod(F.binary_cross_entropy_with_logits)
+
+    def __init__(self, reduction: str = "mean", pos_weight=None):
+        super().__init__(reduction, pos_weight=pos_weight)
+
+
+class ModuleList(Module):
+    """A list of modules, registered as submodules "0", "1", ... (not callable itself)."""
+
+    def __init__(self, modules=()):
+        self._list: list[Module] = []
+        self.extend(modules)
+
+    def _children(self):
+        return ((str(i), m) for i, m in enumerate(self._list))
+
+    def append(self, module: Module) -> ModuleList:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList.append: {type(module).__name__} is not a Module")
+        self._list.append(module)
+        return self
+
+    def extend(self, modules) -> ModuleList:
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __getitem__(self, i):
+        return ModuleList(self._list[i]) if isinstance(i, slice) else self._list[i]
+
+    def __len__(self) -> int:
+        return len(self._list)
+
+    def __iter__(self):
+        return iter(self._list)
+
+
+class ModuleDict(Module):
+    """A dict of modules, registered under their keys (not callable itself)."""
+
+    def __init__(self, modules=None):
+        self._dict: dict[str, Module] = {}
+        for k, m in (modules or {}).items():
+            self[k] = m
+
+    def _children(self):
+        return iter(self._dict.items())
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str) or not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: needs str keys and Module values, got "
+                            f"{type(key).__name__} -> {type(module).__name__}")
+        self._dict[key] = module
+
+    def __getitem__(self, key: str) -> Module:
+        return self._dict[key]
+
+    def __len__(self) -> int:
+        return len(self._dict)
+
+    def __iter__(self):
+        return iter(self._dict)
+
+    def __contains__(self, key) -> bool:
+        return key in self._dict
+
+    def keys(self):
+        return self._dict.keys()
+
+    def values(self):
+        return self._dict.values()
+
+    def items(self):
+        return self._dict.items()
 
 
 class Sequential(Module):

@@ -19,8 +19,9 @@ from ..tensor import normalize_axis, scope, shape_args, torch_spelling
 __all__ = ["amin", "avg_pool1d", "batch_norm", "cat", "check_int", "conv1d", "conv_args",
            "conv_output_size", "cross_entropy", "dropout", "dropout_p", "flatten",
            "global_avg_pool1d", "linear", "log_softmax", "max_pool1d", "mean", "min_", "mse_loss",
-           "nll_loss", "permute", "pool_args", "relu", "sigmoid", "softmax", "sqrt", "squeeze",
-           "stack", "std", "tanh", "unsqueeze", "var", "where", "window_index", "windows"]
+           "nll_loss", "permute", "pool_args", "reduce_loss", "relu", "sigmoid", "softmax",
+           "sqrt", "squeeze", "stack", "std", "tanh", "unsqueeze", "var", "where", "window_index",
+           "windows"]
 
 
 def check_int(v, op: str, name: str, lo: int) -> int:
@@ -499,7 +500,8 @@ def batch_norm(x, running_mean: np.ndarray | None, running_var: np.ndarray | Non
 # ================================================================== losses
 
 
-def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+def reduce_loss(loss: Tensor, reduction: str, op: str) -> Tensor:
+    """A loss per element reduced as PyTorch's reduction= says: mean, sum or none."""
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
@@ -525,17 +527,21 @@ def nll_loss(logp, target, reduction: str = "mean") -> Tensor:
     if logp.ndim != 2:
         raise ValueError(f"nll_loss: expected log-probabilities (N, C), got {logp.shape}")
     t = _class_index(target, logp.shape[0], logp.shape[1], "nll_loss")
-    return _reduce(-logp[np.arange(len(t)), t], reduction, "nll_loss")
+    return reduce_loss(-logp[np.arange(len(t)), t], reduction, "nll_loss")
 
 
-def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
+def cross_entropy(logits, target, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of logits (N, C) (or (C,)) against class indices (N,) or class
-    probabilities / one-hot rows (N, C); computed via log_softmax, so stable for large logits."""
+    probabilities / one-hot rows (N, C); computed via log_softmax, so stable for large logits.
+    label_smoothing=e mixes the target with the uniform distribution: (1 - e) q + e / C."""
     op = "cross_entropy"
     logits = as_tensor(logits, op, "logits")
+    eps = float(label_smoothing)
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
     if logits.ndim == 1:  # one unbatched sample
         t = target.data if isinstance(target, Tensor) else np.asarray(target)
-        out = cross_entropy(logits.reshape(1, -1), t.reshape((1,) + t.shape), reduction)
+        out = cross_entropy(logits.reshape(1, -1), t.reshape((1,) + t.shape), reduction, eps)
         return out[0] if reduction == "none" else out
     if logits.ndim != 2:
         raise ValueError(f"{op}: expected logits (N, C), got {logits.shape}")
@@ -544,8 +550,13 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
         tshape = np.shape(target.data if isinstance(target, Tensor) else target)
         if tshape == logits.shape and len(tshape) == 2:  # probabilities or one-hot rows
             p = _lift((logits, target), op)[1]
-            return _reduce(-(p * logp).sum(axis=1), reduction, op)
-        return nll_loss(logp, target, reduction)
+            if eps:
+                p = p * (1 - eps) + eps / logits.shape[1]
+            return reduce_loss(-(p * logp).sum(axis=1), reduction, op)
+        if not eps:
+            return nll_loss(logp, target, reduction)
+        loss = nll_loss(logp, target, "none") * (1 - eps) - logp.mean(axis=1) * eps
+        return reduce_loss(loss, reduction, op)
 
 
 def mse_loss(pred, target, reduction: str = "mean") -> Tensor:
@@ -556,7 +567,7 @@ def mse_loss(pred, target, reduction: str = "mean") -> Tensor:
         raise ValueError(f"mse_loss: pred {pred.shape} and target {target.shape} differ in shape")
     with scope("mse_loss", reduction=reduction):
         d = pred - target
-        return _reduce(d * d, reduction, "mse_loss")
+        return reduce_loss(d * d, reduction, "mse_loss")
 
 
 # conv1d is also a Tensor method (API.md): x.conv1d(w, b, stride=...)

@@ -12,10 +12,11 @@ import numpy as np
 
 from ..tensor import OPS, Tensor, _lift, as_tensor, normalize_axes, normalize_axis, shape_args
 from ..tensor import torch_spelling
-from .core import where
+from .core import reduce_loss, where
 
-__all__ = ["amax", "ceil", "chunk", "clamp", "elu", "flip", "floor", "gelu", "leaky_relu", "lerp",
-           "logsumexp", "masked_fill", "maximum", "minimum", "repeat", "round_", "sign", "silu",
+__all__ = ["amax", "binary_cross_entropy", "binary_cross_entropy_with_logits", "ceil", "chunk",
+           "clamp", "elu", "flip", "floor", "gelu", "l1_loss", "leaky_relu", "lerp", "logsumexp",
+           "masked_fill", "maximum", "minimum", "pad", "repeat", "round_", "sign", "silu",
            "softplus", "split"]
 
 def gelu(x, approximate: str = "none") -> Tensor:
@@ -170,6 +171,85 @@ def _constant(f, name: str):
 sign, floor, ceil, round_ = (_constant(f, n) for f, n in  # round_: not the builtin
                              ((np.sign, "sign"), (np.floor, "floor"), (np.ceil, "ceil"),
                               (np.round, "round")))
+
+
+# ================================================================== losses and padding
+
+
+def l1_loss(pred, target, reduction: str = "mean") -> Tensor:
+    """Mean absolute error between tensors of one shape."""
+    pred = as_tensor(pred, "l1_loss", "pred")
+    target = _lift((pred, target), "l1_loss")[1]
+    if pred.shape != target.shape:
+        raise ValueError(f"l1_loss: pred {pred.shape} and target {target.shape} differ in shape")
+    return reduce_loss((pred - target).abs(), reduction, "l1_loss")
+
+
+def binary_cross_entropy(prob, target, reduction: str = "mean") -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)) for probabilities p; each log is floored at -100,
+    as PyTorch does, so p = 0 or 1 gives a large finite loss."""
+    prob = as_tensor(prob, "binary_cross_entropy", "input")
+    target = _lift((prob, target), "binary_cross_entropy")[1]
+    if prob.shape != target.shape:
+        raise ValueError(f"binary_cross_entropy: input {prob.shape} and target {target.shape} "
+                         "differ in shape")
+    if prob.size and (prob.data.min() < 0 or prob.data.max() > 1):
+        raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1]; for "
+                         "logits use binary_cross_entropy_with_logits")
+    with np.errstate(divide="ignore"):
+        lp, lq = clamp(prob.log(), min=-100.0), clamp((1 - prob).log(), min=-100.0)
+    return reduce_loss(-(target * lp + (1 - target) * lq), reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """Binary cross-entropy of sigmoid(logits), written max(z, 0) - z t + log(1 + e^-|z|) so
+    that it is stable for any z; pos_weight scales the positive term, as PyTorch."""
+    z = as_tensor(logits, "binary_cross_entropy_with_logits", "input")
+    t = _lift((z, target), "binary_cross_entropy_with_logits")[1]
+    if z.shape != t.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: input {z.shape} and target "
+                         f"{t.shape} differ in shape")
+    soft = (-z.abs()).exp().log1p()  # log(1 + e^-|z|)
+    if pos_weight is None:
+        loss = z.relu() - z * t + soft
+    else:  # -(w t log s(z) + (1 - t) log(1 - s(z))), log s(z) = -(relu(-z) + soft)
+        log_s, log_1ms = -((-z).relu() + soft), -(z.relu() + soft)
+        loss = -(t * log_s * pos_weight + (1 - t) * log_1ms)
+    return reduce_loss(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """PyTorch's F.pad: `pad` lists (left, right) for the last axis first, then the one
+    before. Constant pads with `value`; reflect, replicate and circular read x itself, as a
+    gather with the index numpy's own pad builds, so padded copies pass their gradients
+    back to the samples they copy."""
+    x = as_tensor(x, "pad", "x")
+    pad = tuple(pad)
+    ints = all(isinstance(p, (int, np.integer)) and p >= 0 for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim or not ints:
+        raise ValueError(f"pad: pad {pad!r} must be non-negative int pairs, at most one per "
+                         f"axis of shape {x.shape}")
+    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]  # last axis first
+    if mode == "constant":
+        return x.pad(((0, 0),) * (x.ndim - len(pairs)) + tuple(reversed(pairs)), value)
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or "
+                         f"'circular', got {mode!r}")
+    for k, (left, right) in enumerate(pairs):
+        axis = x.ndim - 1 - k
+        n, widest = x.shape[axis], max(left, right)
+        too_wide = widest >= n if mode == "reflect" else mode == "circular" and widest > n
+        if n == 0 or too_wide:  # PyTorch's limits: reflect below n, circular up to n
+            raise ValueError(f"pad: {mode} padding ({left}, {right}) is too wide for axis "
+                             f"{axis} of size {n} (shape {x.shape})")
+        if left or right:
+            index = np.pad(np.arange(n), (left, right), mode=_PAD_MODES[mode])
+            x = x.gather(index, axis)
+    return x
 
 
 for _f in (amax, minimum, clamp, masked_fill, lerp, logsumexp, flip, repeat, split, chunk, sign,
