@@ -101,7 +101,8 @@ def test_docs_python_blocks_run(page, tmp_path):
 LAYERS = [
     "memory", "tensor", "autograd", "ops", "functional.core", "functional.everyday",
     "functional", "creation",  # engine, primitives, composites
-    "init", "nn", "gradcheck", "func", "optim",  # layers, checks, transforms, optimizers
+    "init", "nn_utils", "nn", "gradcheck", "func", "optim.optimizers", "optim.lr_scheduler",
+    "optim",  # layers, checks, transforms, optimizers
     "viz", "testing",  # drawing; the hypothesis kit
     "data.dataset", "data.files", "data.loader", "data.mnist1d", "data.mnist", "data",  # data
     "app.models", "app.train", "app.report", "app.cli", "app",  # the application

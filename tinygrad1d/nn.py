@@ -6,12 +6,14 @@ Names are PyTorch's dotted paths ("0.weight", "fc.bias").
 """
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict, namedtuple
 from collections.abc import Iterator
 
 import numpy as np
 
 from . import functional as F
+from . import nn_utils as _nn_utils
 from . import init
 from .tensor import RemovableHandle, Tensor, as_tensor, get_default_dtype
 
@@ -635,3 +637,7 @@ class Sequential(Module):
             raise TypeError(f"Sequential.append: {type(layer).__name__} is not a Module")
         self._layers.append(layer)
         return self
+
+
+utils = _nn_utils  # torch.nn.utils's spelling: nn.utils.clip_grad_norm_(...)
+sys.modules[__name__ + ".utils"] = _nn_utils  # and import tinygrad1d.nn.utils

@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedules.
+"""Optimizers.
 
 Updates are plain numpy on each parameter's .data, in place, following PyTorch's documented
 algorithms for the same arguments (torch.optim.SGD, Adagrad, RMSprop, Adam, AdamW). They are
@@ -11,69 +11,106 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .tensor import Tensor
+from ..tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "AdaGrad", "RMSProp", "Adam", "AdamW", "StepLR",
-           "CosineAnnealingLR"]
+__all__ = ["Optimizer", "SGD", "AdaGrad", "RMSProp", "Adam", "AdamW"]
 
 
 class Optimizer:
-    """Base class: holds the parameters, their per-parameter state and the hyper-parameters.
+    """Base class: the parameter groups, their per-parameter state and hyper-parameters.
 
-    Subclasses list their hyper-parameter names in `hyper` and their per-parameter state
-    arrays in `slots`, and implement `update(p, grad, state)`. State is created at a
-    parameter's first update, as torch does; state["step"] counts that parameter's updates."""
+    `params` is an iterable of Tensors, or of dicts {"params": [...], "lr": ...} whose
+    entries override the optimizer's arguments for that group, as PyTorch's param_groups.
+    `opt.param_groups[i]["lr"]` reads and writes one group; `opt.lr` (and each other
+    hyper-parameter) reads the first group and writes every group. Subclasses list their
+    hyper-parameter names in `hyper` and their per-parameter state arrays in `slots`, and
+    implement `update(p, grad, state, h)` with `h` the parameter's group. State is created at
+    a parameter's first update, as torch does; state["step"] counts that parameter's updates."""
 
     hyper: tuple[str, ...] = ("lr",)
     slots: tuple[str, ...] = ()
 
-    def __init__(self, params: Iterable[Tensor], **hyper):
+    def __init__(self, params: Iterable[Tensor], **defaults):
         name = type(self).__name__
         if isinstance(params, Tensor):  # list(t) would silently split it into rows
             raise TypeError(f"{name}: params must be an iterable of Tensors, got one Tensor; "
                             "use [t] or model.parameters()")
-        self.params = list(params)
-        if not self.params:
+        given = list(params)
+        if not given:
             raise ValueError(f"{name}: got an empty parameter list")
+        groups = given if isinstance(given[0], dict) else [{"params": given}]
+        self.param_groups: list[dict] = []
+        for g in groups:
+            if not isinstance(g, dict) or "params" not in g:
+                raise TypeError(f"{name}: params must be Tensors or dicts with 'params'")
+            unknown = set(g) - set(self.hyper) - {"params", "initial_lr"}
+            if unknown:
+                raise ValueError(f"{name}: unknown option(s) {sorted(unknown)} in a param group")
+            group = {**defaults, **g, "params": list(g["params"])}
+            for k in self.hyper:
+                _check_hyper(name, k, group[k])
+            self.param_groups.append(group)
+        self.params = [p for g in self.param_groups for p in g["params"]]
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise TypeError(f"{name}: parameter {i} is not a Tensor that requires grad")
             if not p.is_leaf:
                 raise ValueError(f"{name}: parameter {i} (shape {p.shape}) is not a leaf; "
                                  "an optimizer can only update leaves")
-        for k, v in hyper.items():
-            if isinstance(v, (int, float)) and v < 0:
-                raise ValueError(f"{type(self).__name__}: {k} must be >= 0, got {v}")
-            setattr(self, k, v)
         self.state: list[dict] = [{} for _ in self.params]
+
+    def __getattr__(self, k):  # opt.lr, opt.betas, ...: the first group's value
+        hyper = type(self).hyper
+        if k in hyper and "param_groups" in self.__dict__:
+            return self.__dict__["param_groups"][0][k]
+        raise AttributeError(f"{type(self).__name__} has no attribute {k!r}")
+
+    def __setattr__(self, k, v):
+        if k in type(self).hyper and "param_groups" in self.__dict__:
+            _check_hyper(type(self).__name__, k, v)
+            for g in self.param_groups:  # opt.lr = x sets every group, as schedules need
+                g[k] = v
+        else:
+            super().__setattr__(k, v)
 
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
 
     def step(self) -> None:
-        """Update every parameter that has a gradient."""
-        for p, state in zip(self.params, self.state):
-            if p.grad is None:
-                continue
-            if not state:
-                state.update((s, np.zeros_like(p.data)) for s in self.slots)
-                state["step"] = 0
-            state["step"] += 1
-            self.update(p.data, p.grad, state)
+        """Update every parameter that has a gradient, with its group's hyper-parameters."""
+        i = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[i]
+                i += 1
+                if p.grad is None:
+                    continue
+                if not state:
+                    state.update((s, np.zeros_like(p.data)) for s in self.slots)
+                    state["step"] = 0
+                state["step"] += 1
+                self.update(p.data, p.grad, state, group)
 
-    def update(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:  # pragma: no cover
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict,
+               h: dict) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A flat name -> array dict (hyper-parameters and state), storable in an .npz."""
-        out = {k: np.asarray(getattr(self, k)) for k in self.hyper}
+        """A flat name -> array dict (hyper-parameters per group and state), storable in an
+        .npz. One group keeps the plain names ("lr"); several are "group.1.lr", ..."""
+        out = {}
+        for j, g in enumerate(self.param_groups):
+            pre = "" if j == 0 else f"group.{j}."
+            out.update((pre + k, np.asarray(g[k])) for k in self.hyper)
         for i, state in enumerate(self.state):
             out.update((f"state.{i}.{k}", np.array(v, copy=True)) for k, v in state.items())
         return out
 
     def load_state_dict(self, d: dict) -> None:
         name = type(self).__name__
+        valid = {("" if j == 0 else f"group.{j}.") + k
+                 for j in range(len(self.param_groups)) for k in self.hyper}
         for k in d:
             if k.startswith("state."):
                 i, slot = k.split(".")[1:]
@@ -83,19 +120,28 @@ class Optimizer:
                 if slot != "step" and np.shape(d[k]) != self.params[int(i)].shape:
                     raise ValueError(f"{name}.load_state_dict: {k} has shape {np.shape(d[k])}, "
                                      f"parameter {i} has {self.params[int(i)].shape}")
-            elif k not in self.hyper:
+            elif k not in valid:
                 raise ValueError(f"{name}.load_state_dict: unexpected key {k!r}")
-        for k in self.hyper:
-            if k in d:
-                v = np.asarray(d[k])
-                setattr(self, k, tuple(v.tolist()) if v.ndim else v.item())
+        for j, g in enumerate(self.param_groups):
+            pre = "" if j == 0 else f"group.{j}."
+            for k in self.hyper:
+                if pre + k in d:
+                    v = np.asarray(d[pre + k])
+                    g[k] = tuple(v.tolist()) if v.ndim else v.item()
         self.state = [{} for _ in self.params]
         for k, v in d.items():
             if k.startswith("state."):
                 i, slot = k.split(".")[1:]
                 p = self.params[int(i)]
-                self.state[int(i)][slot] = int(v) if slot == "step" else \
-                    np.array(v, dtype=p.dtype)
+                self.state[int(i)][slot] = int(v) if slot == "step" else np.array(v, p.dtype)
+
+
+def _check_hyper(opt: str, k: str, v) -> None:
+    """A hyper-parameter is a finite number >= 0 (flags and tuples are checked elsewhere)."""
+    if isinstance(v, (bool, tuple, list)) or v is None:
+        return
+    if not isinstance(v, (int, float, np.number)) or not np.isfinite(v) or v < 0:
+        raise ValueError(f"{opt}: {k} must be a finite number >= 0, got {v!r}")
 
 
 class SGD(Optimizer):
@@ -112,18 +158,18 @@ class SGD(Optimizer):
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
                          dampening=dampening, nesterov=nesterov)
 
-    def update(self, p, g, state):
-        if self.weight_decay:
-            g = g + self.weight_decay * p
-        if self.momentum:
+    def update(self, p, g, state, h):
+        if h["weight_decay"]:
+            g = g + h["weight_decay"] * p
+        if h["momentum"]:
             buf = state["buf"]
             if state["step"] == 1:  # torch starts the buffer at the first gradient, undamped
                 buf[...] = g
             else:
-                buf *= self.momentum
-                buf += (1 - self.dampening) * g
-            g = g + self.momentum * buf if self.nesterov else buf
-        p -= self.lr * g
+                buf *= h["momentum"]
+                buf += (1 - h["dampening"]) * g
+            g = g + h["momentum"] * buf if h["nesterov"] else buf
+        p -= h["lr"] * g
 
 
 class AdaGrad(Optimizer):
@@ -135,11 +181,11 @@ class AdaGrad(Optimizer):
     def __init__(self, params, lr: float = 0.01, eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay)
 
-    def update(self, p, g, state):
-        if self.weight_decay:
-            g = g + self.weight_decay * p
+    def update(self, p, g, state, h):
+        if h["weight_decay"]:
+            g = g + h["weight_decay"] * p
         state["sum"] += g * g
-        p -= self.lr * g / (np.sqrt(state["sum"]) + self.eps)
+        p -= h["lr"] * g / (np.sqrt(state["sum"]) + h["eps"])
 
 
 class RMSProp(Optimizer):
@@ -154,26 +200,26 @@ class RMSProp(Optimizer):
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                          momentum=momentum, centered=centered)
 
-    def update(self, p, g, state):
-        if self.weight_decay:
-            g = g + self.weight_decay * p
+    def update(self, p, g, state, h):
+        if h["weight_decay"]:
+            g = g + h["weight_decay"] * p
         v = state["square_avg"]
-        v *= self.alpha
-        v += (1 - self.alpha) * g * g
-        if self.centered:
+        v *= h["alpha"]
+        v += (1 - h["alpha"]) * g * g
+        if h["centered"]:
             m = state["grad_avg"]
-            m *= self.alpha
-            m += (1 - self.alpha) * g
-            denom = np.sqrt(v - m * m) + self.eps
+            m *= h["alpha"]
+            m += (1 - h["alpha"]) * g
+            denom = np.sqrt(v - m * m) + h["eps"]
         else:
-            denom = np.sqrt(v) + self.eps
-        if self.momentum:
+            denom = np.sqrt(v) + h["eps"]
+        if h["momentum"]:
             buf = state["buf"]
-            buf *= self.momentum
+            buf *= h["momentum"]
             buf += g / denom
-            p -= self.lr * buf
+            p -= h["lr"] * buf
         else:
-            p -= self.lr * g / denom
+            p -= h["lr"] * g / denom
 
 
 class Adam(Optimizer):
@@ -189,20 +235,20 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas}")
         super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
 
-    def update(self, p, g, state):
-        b1, b2 = self.betas
-        if self.weight_decay:
+    def update(self, p, g, state, h):
+        b1, b2 = h["betas"]
+        if h["weight_decay"]:
             if self.decoupled:  # AdamW: shrink the weights directly, outside the moments
-                p *= 1 - self.lr * self.weight_decay
+                p *= 1 - h["lr"] * h["weight_decay"]
             else:
-                g = g + self.weight_decay * p
+                g = g + h["weight_decay"] * p
         m, v = state["m"], state["v"]
         m *= b1
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * g * g
         t = state["step"]
-        p -= self.lr / (1 - b1 ** t) * m / (np.sqrt(v) / math.sqrt(1 - b2 ** t) + self.eps)
+        p -= h["lr"] / (1 - b1 ** t) * m / (np.sqrt(v) / math.sqrt(1 - b2 ** t) + h["eps"])
 
 
 class AdamW(Adam):
@@ -213,44 +259,3 @@ class AdamW(Adam):
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.01):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-
-
-# ================================================================== learning-rate schedules
-
-
-class _Schedule:
-    """Sets optimizer.lr from the number of step() calls (per batch or per epoch: your call)."""
-
-    def __init__(self, optimizer: Optimizer):
-        self.optimizer, self.base_lr, self.count = optimizer, optimizer.lr, 0
-
-    def step(self) -> None:
-        self.count += 1
-        self.optimizer.lr = self.lr_at(self.count)
-
-    def lr_at(self, n: int) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class StepLR(_Schedule):
-    """lr = base_lr * gamma ** (n // step_size)."""
-
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
-        super().__init__(optimizer)
-        self.step_size, self.gamma = step_size, gamma
-
-    def lr_at(self, n):
-        return self.base_lr * self.gamma ** (n // self.step_size)
-
-
-class CosineAnnealingLR(_Schedule):
-    """lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * n / T_max)) / 2; past T_max it
-    keeps following the cosine (back up to base_lr at 2 T_max), as torch's formula does."""
-
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803
-        super().__init__(optimizer)
-        self.T_max, self.eta_min = T_max, eta_min
-
-    def lr_at(self, n):
-        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * n
-                                                                          / self.T_max)) / 2
