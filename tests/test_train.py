@@ -84,6 +84,59 @@ def test_a_corrupt_checkpoint_is_reported(tmp_path):
         read_checkpoint(bad)
 
 
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "empty", "npy", "no info"])
+def test_every_kind_of_damaged_checkpoint_is_one_line_naming_the_file(damage, tmp_path,
+                                                                      capsys, mnist1d):
+    trainer = small_trainer(mnist1d)
+    good = save_checkpoint(tmp_path / "good.npz", trainer, {"preset": "paper_cnn"})
+    data, bad = good.read_bytes(), tmp_path / "bad.npz"
+    if damage == "truncated":
+        bad.write_bytes(data[:len(data) // 2])
+    elif damage == "flipped":
+        bad.write_bytes(data[:200] + bytes(b ^ 0xFF for b in data[200:900]) + data[900:])
+    elif damage == "empty":
+        bad.write_bytes(b"")
+    elif damage == "npy":
+        np.save(tmp_path / "x.npy", np.ones(3))
+        (tmp_path / "x.npy").rename(bad)
+    else:
+        np.savez(bad, weights=np.ones(2))
+    with pytest.raises(ValueError, match="read_checkpoint: .*bad.npz"):
+        read_checkpoint(bad)
+    assert cli.main(["evaluate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: read_checkpoint:") and "Traceback" not in err
+    assert str(bad) in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["train", "--steps", "0"], ["train", "--batch-size", "0"],
+                                  ["train", "--steps", "-5"], ["train", "--epochs", "two"]])
+def test_the_cli_refuses_meaningless_sizes_without_a_traceback(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: argument --" in err and "Traceback" not in err
+
+
+def test_bare_command_prints_help_and_trains_nothing(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([]) == 0
+    assert "usage: tinygrad1d" in capsys.readouterr().out and not (tmp_path / "runs").exists()
+
+
+def test_resume_takes_the_preset_from_the_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--steps", "3", "--no-progress", "--out", str(out)]) == 0
+    assert cli.main(["train", "--resume", str(out / "checkpoint.npz"), "--steps", "4",
+                     "--no-progress", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "resumed from" in said and "at step 3" in said and "training paper_cnn" in said
+    assert cli.main(["train", "--resume", str(out / "checkpoint.npz"), "--model",
+                     "dilated_cnn", "--steps", "5", "--no-progress"]) == 2
+    assert "was trained as 'paper_cnn', not 'dilated_cnn'" in capsys.readouterr().err
+
+
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
 def test_nan_loss_stops_training(mnist1d):
     trainer = small_trainer(mnist1d, lr=1e30)

@@ -237,7 +237,10 @@ class Pow(_Broadcasting):
 
     def backward(ctx, g):  # d(x^y) = (y x^(y-1), x^y log x)
         x, y = ctx.inputs
-        gx = g * y * x ** (y - 1) if x.requires_grad else None
+        power = y - 1
+        if (y.data == 0).any():  # x^0 is constant: 0 * x^0 = 0, not 0 * 0^-1 = NaN at x = 0
+            power = Where.apply(y == 0, 0.0, power)
+        gx = g * y * x ** power if x.requires_grad else None
         if not y.requires_grad:
             return gx, None
         # torch's convention: no gradient to the exponent where the base is 0

@@ -52,7 +52,28 @@ def _schedule(name: str | None, opt, steps: int):
     return optim.StepLR(opt, step_size=max(steps // 3, 1), gamma=0.1)
 
 
+def _positive(text: str) -> int:
+    """argparse type: an int >= 1 (steps, epochs and batch sizes of 0 or less mean nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def cmd_train(args) -> int:
+    if args.resume:  # the run continues as it was recorded: its preset, data and dtype
+        meta = read_checkpoint(args.resume)[2].get("meta", {})
+        recorded = meta.get("preset")
+        if args.model is not None and recorded is not None and args.model != recorded:
+            print(f"error: {args.resume} was trained as {recorded!r}, not {args.model!r}",
+                  file=sys.stderr)
+            return 2
+        args.model = args.model or recorded
+        args.data = meta.get("data", args.data)
+        args.dtype = meta.get("dtype", args.dtype)
     preset_name = args.model or DEFAULT_PRESET[args.data]
     preset = get_preset(preset_name)
     if preset.data != args.data:
@@ -163,18 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", choices=["mnist1d", "mnist"], default="mnist1d")
     t.add_argument("--model", choices=sorted(PRESETS), help="model preset (default: per data)")
     g = t.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=int, help="optimizer steps (default: the preset's recipe)")
-    g.add_argument("--epochs", type=int, help="passes over the training set")
-    t.add_argument("--batch-size", type=int)
+    g.add_argument("--steps", type=_positive, help="optimizer steps (default: the recipe's)")
+    g.add_argument("--epochs", type=_positive, help="passes over the training set")
+    t.add_argument("--batch-size", type=_positive)
     t.add_argument("--optimizer", choices=sorted(OPTIMIZERS))
     t.add_argument("--lr", type=float)
     t.add_argument("--weight-decay", type=float)
     t.add_argument("--schedule", choices=["none", "cosine", "step"])
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    t.add_argument("--eval-every", type=int, help="steps between test evaluations")
+    t.add_argument("--eval-every", type=_positive, help="steps between test evaluations")
     t.add_argument("--out", help="output folder (default: runs/DATA-MODEL-seedSEED)")
-    t.add_argument("--resume", help="continue from a checkpoint.npz")
+    t.add_argument("--resume", help="continue from a checkpoint.npz (its preset, data and "
+                   "dtype are used)")
     t.add_argument("--mnist-path", help="a keras-format mnist.npz (else see docs/data.md)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--no-augment", action="store_true",
@@ -194,9 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command is None:  # `tinygrad1d` alone trains with the defaults
-        args = build_parser().parse_args(["train", *(argv or [])])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `tinygrad1d` alone explains itself rather than start a run
+        parser.print_help()
+        return 0
     try:
         return args.fn(args)
     except (FileNotFoundError, ValueError) as e:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
+import zlib
 import time
 from pathlib import Path
 
@@ -191,16 +193,24 @@ def save_checkpoint(path: str | Path, trainer: Trainer, meta: dict | None = None
 def read_checkpoint(path: str | Path) -> tuple[dict, dict, dict]:
     """(model state, optimizer state, info) from a checkpoint written by save_checkpoint."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            files = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f"read_checkpoint: {path} is not a tinygrad1d checkpoint: {e}") from None
-    if "info" not in files:
+        with open(path, "rb") as fh:  # our own handle: np.load leaks one on a bad zip
+            z = np.load(fh, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):  # a bare .npy renamed
+                raise ValueError("it holds one array, not a checkpoint archive")
+            with z:
+                files = {k: z[k] for k in z.files}
+        info = json.loads(str(files["info"])) if "info" in files else None
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise ValueError(f"read_checkpoint: {path} is not a tinygrad1d checkpoint, or it is "
+                         f"damaged: {e}") from None
+    if not isinstance(info, dict):
         raise ValueError(f"read_checkpoint: {path} has no 'info' entry; not a tinygrad1d "
                          "checkpoint")
     model = {k[6:]: v for k, v in files.items() if k.startswith("model/")}
     opt = {k[6:]: v for k, v in files.items() if k.startswith("optim/")}
-    return model, opt, json.loads(str(files["info"]))
+    return model, opt, info
 
 
 def load_checkpoint(path: str | Path, trainer: Trainer) -> dict:
