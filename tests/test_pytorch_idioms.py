@@ -89,6 +89,14 @@ IDIOMS = {
     "log1p(x * x)": (X, lambda m, f, x: (x * x).log1p()),
     "sign() * x": (X, lambda m, f, x: x.sign() * x),
     "abs()": (X, lambda m, f, x: x.abs()),
+    "norm()": (X, lambda m, f, x: x.norm()),
+    "norm(dim=1)": (X, lambda m, f, x: x.norm(dim=1)),
+    "norm(p=1, dim=0, keepdim=True)": (X, lambda m, f, x: x.norm(p=1, dim=0, keepdim=True)),
+    "norm(p=3)": (X, lambda m, f, x: x.norm(p=3)),
+    "norm of a zero row": (X * (np.arange(3) > 0)[:, None], lambda m, f, x: x.norm(dim=1)),
+    "roll(1, 1)": (X, lambda m, f, x: x.roll(1, 1)),
+    "roll((1, -2), (0, 1))": (X, lambda m, f, x: x.roll((1, -2), (0, 1))),
+    "roll(5)": (X, lambda m, f, x: x.roll(5)),
 }
 
 

@@ -12,12 +12,12 @@ import numpy as np
 
 from ..tensor import OPS, Tensor, _lift, as_tensor, normalize_axes, normalize_axis, shape_args
 from ..tensor import torch_spelling
-from .core import reduce_loss, where
+from .core import cat, reduce_loss, where
 
 __all__ = ["amax", "binary_cross_entropy", "binary_cross_entropy_with_logits", "ceil", "chunk",
            "clamp", "elu", "flip", "floor", "gelu", "l1_loss", "leaky_relu", "lerp", "logsumexp",
-           "masked_fill", "maximum", "minimum", "pad", "repeat", "round_", "sign", "silu",
-           "softplus", "split"]
+           "masked_fill", "maximum", "minimum", "norm", "pad", "repeat", "roll", "round_", "sign",
+           "silu", "softplus", "split"]
 
 def gelu(x, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF through erf (PyTorch's default), or its tanh
@@ -110,6 +110,45 @@ def amax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Ten
     """Maximum over axis (or dim); ties share the gradient evenly (torch.amax)."""
     axis, keepdims = torch_spelling("amax", axis, keepdims, dim, keepdim)
     return as_tensor(x, "amax", "x").max(axis, keepdims)
+
+
+def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
+    """The p-norm over dim (all elements when None): p = 2 (default), 1, inf or any p > 0.
+    Its gradient at the zero vector is 0, as PyTorch's, not 0 * inf."""
+    x = as_tensor(x, "norm", "x")
+    axes = normalize_axes(dim, x.ndim, "norm")
+    if p == np.inf:
+        return x.abs().max(axes, keepdim)
+    if not isinstance(p, (int, float)) or p <= 0:
+        raise ValueError(f"norm: p must be a number > 0 or inf, got {p!r}")
+    if p == 1:
+        return x.abs().sum(axes, keepdim)
+    total = (x * x).sum(axes, keepdim) if p == 2 else (x.abs() ** p).sum(axes, keepdim)
+    zero = total.data == 0
+    if not zero.any():
+        return total ** (1 / p)
+    safe = where(zero, 1.0, total)  # a 0 total takes the constant branch: gradient 0
+    return where(zero, 0.0, safe ** (1 / p))
+
+
+def roll(x, shifts, dims=None) -> Tensor:
+    """Shift elements along dims, wrapping around (torch.roll); dims=None rolls the
+    flattened tensor and restores its shape."""
+    x = as_tensor(x, "roll", "x")
+    if dims is None:
+        return roll(x.reshape(-1), shifts, 0).reshape(x.shape)
+    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: {len(shifts)} shifts for {len(dims)} dims")
+    for s, d in zip(shifts, dims):
+        d = normalize_axis(d, x.ndim, "roll")
+        n = x.shape[d]
+        k = int(s) % n if n else 0
+        if k:
+            pre = (slice(None),) * d
+            x = cat([x[pre + (slice(n - k, None),)], x[pre + (slice(0, n - k),)]], d)
+    return x
 
 
 def flip(x, *dims) -> Tensor:
@@ -252,7 +291,7 @@ def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     return x
 
 
-for _f in (amax, minimum, clamp, masked_fill, lerp, logsumexp, flip, repeat, split, chunk, sign,
-           floor, ceil, round_):
+for _f in (norm, roll, amax, minimum, clamp, masked_fill, lerp, logsumexp, flip, repeat, split,
+           chunk, sign, floor, ceil, round_):
     setattr(Tensor, _f.__name__, _f)  # x.clamp(0, 1), x.flip(0), ...: as PyTorch's methods
 Tensor.clip = clamp
