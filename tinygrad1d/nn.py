@@ -15,13 +15,14 @@ import numpy as np
 from . import functional as F
 from . import nn_utils as _nn_utils
 from . import init
-from .tensor import RemovableHandle, Tensor, as_tensor, get_default_dtype
+from .tensor import RemovableHandle, Tensor, as_tensor, default_rng, get_default_dtype
 
 __all__ = ["Parameter", "Module", "Linear", "Conv1d", "SimpleConv1d", "ReLU", "Sigmoid", "Tanh",
            "Flatten", "Dropout", "MaxPool1d", "AvgPool1d", "GlobalAvgPool1d", "BatchNorm1d",
            "Sequential", "ModuleList", "ModuleDict", "Identity", "GELU", "SiLU", "LeakyReLU",
            "ELU", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "NLLLoss",
-           "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "init"]
+           "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "LayerNorm", "GroupNorm",
+           "Embedding", "init"]
 
 
 def _join(prefix: str, name: str) -> str:
@@ -330,6 +331,74 @@ class BatchNorm1d(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class LayerNorm(Module):
+    """Normalise over the trailing normalized_shape axes, with learned weight (ones) and
+    bias (zeros) of that shape, as torch.nn.LayerNorm."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True):
+        many = not isinstance(normalized_shape, (int, np.integer))
+        shape = tuple(normalized_shape) if many else (normalized_shape,)
+        if not shape or any(not isinstance(n, (int, np.integer)) or n < 1 for n in shape):
+            raise ValueError(f"LayerNorm: normalized_shape must be sizes >= 1, got "
+                             f"{normalized_shape!r}")
+        self.normalized_shape, self.eps = shape, eps
+        dt = get_default_dtype()
+        self.weight = Parameter(np.ones(shape, dt)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape, dt)) if elementwise_affine else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}"
+
+
+class GroupNorm(Module):
+    """Normalise each group of num_channels / num_groups channels, with a learned scale and
+    shift per channel, as torch.nn.GroupNorm."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True):
+        num_groups = F.check_int(num_groups, "GroupNorm", "num_groups", 1)
+        num_channels = F.check_int(num_channels, "GroupNorm", "num_channels", 1)
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_groups={num_groups} must divide "
+                             f"num_channels={num_channels}")
+        self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
+        dt = get_default_dtype()
+        self.weight = Parameter(np.ones(num_channels, dt)) if affine else None
+        self.bias = Parameter(np.zeros(num_channels, dt)) if affine else None
+
+    def forward(self, x):
+        x = as_tensor(x, "GroupNorm")
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: expected (N, {self.num_channels}, ...), got {x.shape}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+
+class Embedding(Module):
+    """A table of num_embeddings vectors of embedding_dim, drawn from N(0, 1) as torch; the
+    padding_idx row starts at zero and learns nothing."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None):
+        n = F.check_int(num_embeddings, "Embedding", "num_embeddings", 1)
+        dim = F.check_int(embedding_dim, "Embedding", "embedding_dim", 1)
+        if padding_idx is not None and not -n <= padding_idx < n:
+            raise ValueError(f"Embedding: padding_idx={padding_idx} is out of range for {n} "
+                             "embeddings")
+        table = default_rng().standard_normal((n, dim)).astype(get_default_dtype())
+        if padding_idx is not None:
+            table[padding_idx] = 0.0
+        self.num_embeddings, self.embedding_dim, self.padding_idx = n, dim, padding_idx
+        self.weight = Parameter(table)
+
+    def forward(self, input):
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
 
 
 # ================================================================== layers without weights

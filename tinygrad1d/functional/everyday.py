@@ -10,14 +10,15 @@ import math
 
 import numpy as np
 
-from ..tensor import OPS, Tensor, _lift, as_tensor, normalize_axes, normalize_axis, shape_args
+from ..tensor import OPS, Tensor, _lift, as_index, as_tensor, normalize_axes, normalize_axis
+from ..tensor import shape_args
 from ..tensor import torch_spelling
 from .core import cat, reduce_loss, where
 
 __all__ = ["amax", "binary_cross_entropy", "binary_cross_entropy_with_logits", "ceil", "chunk",
-           "clamp", "elu", "flip", "floor", "gelu", "l1_loss", "leaky_relu", "lerp", "logsumexp",
-           "masked_fill", "maximum", "minimum", "norm", "pad", "repeat", "roll", "round_", "sign",
-           "silu", "softplus", "split"]
+           "clamp", "elu", "embedding", "flip", "floor", "gelu", "group_norm", "l1_loss",
+           "layer_norm", "leaky_relu", "lerp", "logsumexp", "masked_fill", "maximum", "minimum",
+           "norm", "pad", "repeat", "roll", "round_", "sign", "silu", "softplus", "split"]
 
 def gelu(x, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF through erf (PyTorch's default), or its tanh
@@ -256,6 +257,66 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean",
         log_s, log_1ms = -((-z).relu() + soft), -(z.relu() + soft)
         loss = -(t * log_s * pos_weight + (1 - t) * log_1ms)
     return reduce_loss(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+# ================================================================== normalisation and lookup
+
+
+def _normalized(x: Tensor, axes: tuple, eps: float) -> Tensor:
+    """(x - mean) / sqrt(var + eps) over axes, with the biased variance (as the norms use)."""
+    d = x - x.mean(axes, keepdims=True)
+    return d * ((d * d).mean(axes, keepdims=True) + eps) ** -0.5
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last len(normalized_shape) axes, then scale by weight and shift by
+    bias (both of normalized_shape), as torch.nn.functional.layer_norm."""
+    x = as_tensor(x, "layer_norm", "x")
+    shape = shape_args((normalized_shape,) if isinstance(normalized_shape, int)
+                       else (tuple(normalized_shape),), "layer_norm")
+    if not shape or x.shape[x.ndim - len(shape):] != shape:
+        raise ValueError(f"layer_norm: normalized_shape {shape} does not end the input's "
+                         f"shape {x.shape}")
+    out = _normalized(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
+    if weight is not None:
+        out = out * weight
+    return out if bias is None else out + bias
+
+
+def group_norm(x, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Normalise x (N, C, ...) over each group of C / num_groups channels (and every other
+    axis), then scale and shift per channel, as torch.nn.functional.group_norm."""
+    x = as_tensor(x, "group_norm", "x")
+    groups_ok = isinstance(num_groups, (int, np.integer)) and num_groups >= 1
+    if x.ndim < 2 or not groups_ok or x.shape[1] % num_groups:
+        raise ValueError(f"group_norm: num_groups={num_groups!r} must divide the channels of "
+                         f"an input (N, C, ...), got shape {x.shape}")
+    n, c = x.shape[:2]
+    grouped = x.reshape(n, num_groups, -1)  # (N, C, *) -> (N, G, C/G * rest)
+    out = _normalized(grouped, (2,), eps).reshape(x.shape)
+    per_channel = (c,) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        out = out * as_tensor(weight, "group_norm", "weight").reshape(per_channel)
+    return out if bias is None else out + as_tensor(bias, "group_norm", "bias").reshape(per_channel)
+
+
+def embedding(input, weight, padding_idx=None) -> Tensor:
+    """Rows of weight (num_embeddings, dim) picked by the integer input: (*,) -> (*, dim). A
+    row read by several tokens gets the sum of their gradients (the gather rule of conv1d);
+    the padding_idx row gets none."""
+    weight = as_tensor(weight, "embedding", "weight")
+    idx = as_index(getattr(input, "data", input), "embedding", "input")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be (num_embeddings, dim), got {weight.shape}")
+    if idx.size and (idx.min() < 0 or idx.max() >= weight.shape[0]):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"embedding: index {bad} is out of range for {weight.shape[0]} "
+                         f"embeddings (weight {weight.shape})")
+    rows = weight[idx]
+    if padding_idx is None:
+        return rows
+    keep = np.expand_dims(idx != padding_idx % weight.shape[0], -1)  # same values, no gradient
+    return where(np.broadcast_to(keep, rows.shape), rows, rows.data)
 
 
 _PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}

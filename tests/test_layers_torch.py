@@ -1,0 +1,83 @@
+"""Normalisation and lookup layers against PyTorch in float64, with PyTorch's weights copied in
+by name: values and gradients of the input and of every parameter."""
+import numpy as np
+import pytest
+
+import tinygrad1d as tg
+import tinygrad1d.functional as F
+
+torch = pytest.importorskip("torch")
+
+
+def copy_weights(ours, theirs):
+    for name, p in theirs.named_parameters():
+        dict(ours.named_parameters())[name].data = p.detach().numpy().astype(np.float64).copy()
+
+
+def compare(ours, theirs, x, integer_input=False):
+    copy_weights(ours, theirs)
+    theirs = theirs.double()
+    xi = tg.tensor(x, dtype=np.float64, requires_grad=True) if not integer_input else x
+    xt = torch.tensor(x, requires_grad=not integer_input)
+    out, out_t = ours(xi), theirs(xt)
+    np.testing.assert_allclose(out.data, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = np.random.default_rng(9).standard_normal(out_t.shape)
+    out.backward(tg.tensor(g, dtype=np.float64))
+    out_t.backward(torch.tensor(g))
+    if not integer_input:
+        np.testing.assert_allclose(xi.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-11)
+    for name, p in theirs.named_parameters():
+        np.testing.assert_allclose(dict(ours.named_parameters())[name].grad, p.grad.numpy(),
+                                   rtol=1e-9, atol=1e-11, err_msg=name)
+
+
+X = np.random.default_rng(0).standard_normal((4, 6, 5)) * 2 + 1
+
+
+@pytest.mark.parametrize("shape", [5, (6, 5)])
+def test_layer_norm(shape):
+    ours, theirs = tg.nn.LayerNorm(shape), torch.nn.LayerNorm(shape)
+    with torch.no_grad():
+        theirs.weight.uniform_(0.5, 1.5)
+        theirs.bias.uniform_(-1, 1)
+    compare(ours, theirs, X)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 3, 6])
+def test_group_norm(groups):
+    ours, theirs = tg.nn.GroupNorm(groups, 6), torch.nn.GroupNorm(groups, 6)
+    with torch.no_grad():
+        theirs.weight.uniform_(0.5, 1.5)
+        theirs.bias.uniform_(-1, 1)
+    compare(ours, theirs, X)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 2])
+def test_embedding_sums_the_gradient_of_repeated_tokens(padding_idx):
+    ours = tg.nn.Embedding(7, 3, padding_idx=padding_idx)
+    theirs = torch.nn.Embedding(7, 3, padding_idx=padding_idx)
+    tokens = np.array([[0, 2, 2, 5], [5, 5, 1, 2]])  # 5 read three times, 2 three times
+    compare(ours, theirs, tokens, integer_input=True)
+    grad = ours.weight.grad
+    if padding_idx is not None:
+        assert not grad[padding_idx].any()  # the padding row learns nothing
+
+
+def test_second_order_gradients_through_the_norms():
+    x = np.random.default_rng(1).standard_normal((2, 4, 3))
+    w = np.random.default_rng(2).standard_normal(3)
+    assert tg.gradgradcheck(lambda t, v: F.layer_norm(t, 3, v), [x, w])
+    assert tg.gradgradcheck(lambda t: F.group_norm(t, 2), [x])
+
+
+def test_bad_shapes_refuse_naming_the_layer():
+    with pytest.raises(ValueError, match="GroupNorm: num_groups=4 must divide num_channels=6"):
+        tg.nn.GroupNorm(4, 6)
+    with pytest.raises(ValueError, match=r"GroupNorm: expected \(N, 6, \.\.\.\), got \(2, 5\)"):
+        tg.nn.GroupNorm(2, 6)(tg.tensor(np.ones((2, 5))))
+    with pytest.raises(ValueError, match=r"layer_norm: normalized_shape \(4,\) does not end"):
+        tg.nn.LayerNorm(4)(tg.tensor(np.ones((2, 5))))
+    with pytest.raises(IndexError, match="embedding: index 9 is out of range for 7 embeddings"):
+        tg.nn.Embedding(7, 3)(np.array([1, 9]))
+    with pytest.raises(TypeError, match="embedding: input must hold integers"):
+        tg.nn.Embedding(7, 3)(np.array([1.5]))
