@@ -81,3 +81,29 @@ def test_bad_shapes_refuse_naming_the_layer():
         tg.nn.Embedding(7, 3)(np.array([1, 9]))
     with pytest.raises(TypeError, match="embedding: input must hold integers"):
         tg.nn.Embedding(7, 3)(np.array([1.5]))
+
+
+@pytest.mark.parametrize("kw", [{}, {"stride": 2}, {"stride": 3, "padding": 1, "output_padding": 2},
+                                {"dilation": 2, "padding": 2}, {"groups": 2, "stride": 2}])
+def test_conv_transpose1d_layer_matches_torch(kw):
+    ours, theirs = tg.nn.ConvTranspose1d(4, 6, 3, **kw), torch.nn.ConvTranspose1d(4, 6, 3, **kw)
+    compare(ours, theirs, np.random.default_rng(7).standard_normal((2, 4, 7)))
+
+
+def test_conv_transpose1d_is_the_adjoint_of_conv1d():
+    """<conv1d(x, w), y> = <x, conv_transpose1d(y, w)>: the same windows, read and added."""
+    rng = np.random.default_rng(8)
+    x, w, y = rng.standard_normal((2, 3, 11)), rng.standard_normal((4, 3, 3)), None
+    out = F.conv1d(x, w, stride=2, padding=1)
+    y = rng.standard_normal(out.shape)
+    back = F.conv_transpose1d(y, w, stride=2, padding=1, output_padding=0)
+    assert back.shape == x.shape
+    np.testing.assert_allclose((out.data * y).sum(), (x * back.data).sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [{"size": 9}, {"scale_factor": 2}, {"size": 8, "mode": "linear"},
+                                {"scale_factor": 2.5, "mode": "linear"},
+                                {"size": 7, "mode": "linear", "align_corners": True}])
+def test_upsample_matches_torch(kw):
+    compare(tg.nn.Upsample(**kw), torch.nn.Upsample(**kw),
+            np.random.default_rng(9).standard_normal((2, 3, 5)))

@@ -22,7 +22,7 @@ __all__ = ["Parameter", "Module", "Linear", "Conv1d", "SimpleConv1d", "ReLU", "S
            "Sequential", "ModuleList", "ModuleDict", "Identity", "GELU", "SiLU", "LeakyReLU",
            "ELU", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "NLLLoss",
            "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "LayerNorm", "GroupNorm",
-           "Embedding", "RNN", "GRU", "LSTM", "init"]
+           "Embedding", "RNN", "GRU", "LSTM", "ConvTranspose1d", "Upsample", "init"]
 
 
 def _join(prefix: str, name: str) -> str:
@@ -399,6 +399,50 @@ class Embedding(Module):
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class ConvTranspose1d(Module):
+    """The transposed 1-D convolution (conv1d's adjoint as a layer): weight
+    (C_in, C_out // groups, K), bias (C_out,), both U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    fan_in = C_out // groups * K, as torch's default."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0, output_padding: int = 0, groups: int = 1, bias: bool = True,
+                 dilation: int = 1):
+        op = "ConvTranspose1d"
+        c_in = F.check_int(in_channels, op, "in_channels", 1)
+        c_out = F.check_int(out_channels, op, "out_channels", 1)
+        k, stride, (pad, _), dilation, groups = F.conv_args(op, kernel_size, stride, padding,
+                                                            dilation, groups)
+        if c_in % groups or c_out % groups:
+            raise ValueError(f"{op}: groups={groups} must divide in_channels={c_in} and "
+                             f"out_channels={c_out}")
+        self.in_channels, self.out_channels, self.kernel_size = c_in, c_out, k
+        self.stride, self.padding, self.dilation, self.groups = stride, pad, dilation, groups
+        self.output_padding = F.check_int(output_padding, op, "output_padding", 0)
+        bound, dt = 1 / np.sqrt(c_out // groups * k), get_default_dtype()
+        draw = default_rng().uniform
+        self.weight = Parameter(draw(-bound, bound, (c_in, c_out // groups, k)).astype(dt))
+        self.bias = Parameter(draw(-bound, bound, c_out).astype(dt)) if bias else None
+
+    def forward(self, x):
+        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+
+class Upsample(Module):
+    """Resize the length axis (F.interpolate): by size or scale_factor, nearest or linear."""
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None):
+        if (size is None) == (scale_factor is None):
+            raise ValueError("Upsample: give exactly one of size and scale_factor")
+        if mode not in ("nearest", "linear"):
+            raise ValueError(f"Upsample: mode must be 'nearest' or 'linear', got {mode!r}")
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+        self.align_corners = align_corners
+
+    def forward(self, x):
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
 
 
 # ================================================================== recurrent layers

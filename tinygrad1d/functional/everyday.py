@@ -13,12 +13,14 @@ import numpy as np
 from ..tensor import OPS, Tensor, _lift, as_index, as_tensor, normalize_axes, normalize_axis
 from ..tensor import shape_args
 from ..tensor import torch_spelling
-from .core import cat, reduce_loss, where
+from ..tensor import scope
+from .core import cat, check_int, conv_args, reduce_loss, where, windows
 
 __all__ = ["amax", "binary_cross_entropy", "binary_cross_entropy_with_logits", "ceil", "chunk",
-           "clamp", "elu", "embedding", "flip", "floor", "gelu", "group_norm", "l1_loss",
-           "layer_norm", "leaky_relu", "lerp", "logsumexp", "masked_fill", "maximum", "minimum",
-           "norm", "pad", "repeat", "roll", "round_", "sign", "silu", "softplus", "split"]
+           "clamp", "conv_transpose1d", "elu", "embedding", "flip", "floor", "gelu", "group_norm",
+           "interpolate", "l1_loss", "layer_norm", "leaky_relu", "lerp", "logsumexp",
+           "masked_fill", "maximum", "minimum", "norm", "pad", "repeat", "roll", "round_", "sign",
+           "silu", "softplus", "split"]
 
 def gelu(x, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF through erf (PyTorch's default), or its tanh
@@ -317,6 +319,82 @@ def embedding(input, weight, padding_idx=None) -> Tensor:
         return rows
     keep = np.expand_dims(idx != padding_idx % weight.shape[0], -1)  # same values, no gradient
     return where(np.broadcast_to(keep, rows.shape), rows, rows.data)
+
+
+# ================================================================== transposed conv, resizing
+
+
+def conv_transpose1d(x, w, b=None, stride: int = 1, padding: int = 0, output_padding: int = 0,
+                     groups: int = 1, dilation: int = 1) -> Tensor:
+    """The adjoint of conv1d as a layer: x (N, C_in, L), w (C_in, C_out // groups, K), b
+    (C_out,) -> (N, C_out, L_out), L_out = (L-1)*stride - 2*padding + dilation*(K-1) +
+    output_padding + 1.
+
+    Built from the same pieces as conv1d, run backwards: one matmul w^T @ x gives every
+    window's contribution, and the window scatter-add (the gradient of conv1d's gather) adds
+    the overlapping windows into the output signal; then the padding is cut off."""
+    op = "conv_transpose1d"
+    x, w = as_tensor(x, op, "x"), as_tensor(w, op, "w")
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError(f"{op}: expected x (N, C_in, L) and w (C_in, C_out/groups, K), got "
+                         f"x {x.shape} and w {w.shape}")
+    (n, c_in, length), (_, c_g, k) = x.shape, w.shape
+    k, stride, (pad, _), dilation, groups = conv_args(op, k, stride, padding, dilation, groups)
+    out_pad = check_int(output_padding, op, "output_padding", 0)
+    if out_pad >= max(stride, dilation):
+        raise ValueError(f"{op}: output_padding={out_pad} must be below stride={stride} or "
+                         f"dilation={dilation}")
+    if w.shape[0] != c_in or c_in % groups:
+        raise ValueError(f"{op}: w {w.shape} needs C_in={c_in} rows, divisible by groups="
+                         f"{groups}")
+    full = (length - 1) * stride + dilation * (k - 1) + 1 + out_pad  # before cutting padding
+    c_out = c_g * groups
+    if full - 2 * pad < 1:
+        raise ValueError(f"{op}: padding={pad} leaves no output for input length {length}")
+    with scope(op, stride=stride, padding=pad, dilation=dilation, groups=groups):
+        # (N, C_in, L) -> (C_in, L, N) -> (G, C_in/G, L*N); w -> (G, C_in/G, C_out/G*K)
+        xt = x.transpose(1, 2, 0).reshape(groups, c_in // groups, length * n)
+        wm = w.reshape(groups, c_in // groups, c_g * k)
+        cols = (wm.transpose(0, 2, 1) @ xt).reshape(c_out, k, length, n)  # -> (C_out, K, L, N)
+        win = windows(full, k, stride, dilation)  # L windows over the full output
+        y = OPS["scatter_add"].apply(cols, index=win, axis=1, size=full)  # -> (C_out, full, N)
+        y = y[:, pad:full - pad]
+        if b is not None:
+            y = y + as_tensor(b, op, "b").reshape(c_out, 1, 1)
+        return y.transpose(2, 0, 1)  # (C_out, L_out, N) -> (N, C_out, L_out)
+
+
+def interpolate(x, size=None, scale_factor=None, mode: str = "nearest",
+                align_corners=None) -> Tensor:
+    """Resize the last axis of x (N, C, L), as torch.nn.functional.interpolate for 1-D:
+    nearest (each output reads one input sample) or linear (a weighted pair), both gathers,
+    so an input sample read by several outputs gets the sum of their gradients."""
+    x = as_tensor(x, "interpolate", "x")
+    if x.ndim != 3:
+        raise ValueError(f"interpolate: expected x (N, C, L), got {x.shape}")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    n_in = x.shape[2]
+    n_out = int(size) if size is not None else int(np.floor(n_in * scale_factor))
+    if n_out < 1:
+        raise ValueError(f"interpolate: output length {n_out} from size={size}, "
+                         f"scale_factor={scale_factor}")
+    scale = n_in / n_out if scale_factor is None else 1 / scale_factor
+    dst = np.arange(n_out)
+    if mode == "nearest":
+        if align_corners is not None:
+            raise ValueError("interpolate: align_corners only applies to mode='linear'")
+        return x.gather(np.minimum(np.floor(dst * scale).astype(np.intp), n_in - 1), 2)
+    if mode != "linear":
+        raise ValueError(f"interpolate: mode must be 'nearest' or 'linear', got {mode!r}")
+    if align_corners:
+        src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        src = np.maximum((dst + 0.5) * scale - 0.5, 0.0)
+    lo = np.minimum(np.floor(src).astype(np.intp), n_in - 1)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = (src - lo).astype(x.dtype)
+    return x.gather(lo, 2) * (1 - frac) + x.gather(hi, 2) * frac
 
 
 _PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
