@@ -198,3 +198,41 @@ def test_shift_images_translates_each_image_within_the_limit():
     assert np.abs(moves).max() <= 2 and len({tuple(m) for m in moves}) > 5
     flat = models.shift_images(x.reshape(50, 1, 784), np.random.default_rng(0))
     np.testing.assert_array_equal(flat.reshape(out.shape), out)  # any layout of 784 values
+
+
+def test_the_paper_presets_have_the_paper_sizes_and_train():
+    """logistic, MLP and GRU as in the MNIST-1D paper (the repository's models.py), with
+    the paper's recipe; a few steps lower the loss of each."""
+    torch = pytest.importorskip("torch")
+    sizes = {"logistic": 40 * 10 + 10,
+             "mlp": (40 * 100 + 100) + (100 * 100 + 100) + (100 * 10 + 10),
+             "gru": sum(p.numel() for p in torch.nn.GRU(1, 6, batch_first=True,
+                                                         bidirectional=True).parameters())
+             + 480 * 10 + 10}
+    ds = data.load_mnist1d()
+    for name, size in sizes.items():
+        preset = models.PRESETS[name]
+        assert preset.recipe == {"optimizer": "adam", "lr": 1e-2, "batch_size": 100,
+                                 "steps": 6000}
+        tg.manual_seed(0)
+        model = preset.build()
+        assert model.num_parameters() == size, name
+        x, y = preset.prepare(ds.x_train[:200]), ds.y_train[:200]
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        losses = []
+        for _ in range(15):
+            loss = tg.functional.cross_entropy(model(tg.Tensor(x)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert losses[-1] < losses[0], (name, losses)
+
+
+def test_shuffled_mnist1d_is_one_fixed_permutation_of_the_positions():
+    plain, shuffled = cli._load("mnist1d", None), cli._load("mnist1d-shuffled", None)
+    order = np.random.default_rng(cli.SHUFFLE_SEED).permutation(40)
+    np.testing.assert_array_equal(shuffled.x_train, plain.x_train[:, order])
+    np.testing.assert_array_equal(shuffled.x_test, plain.x_test[:, order])
+    np.testing.assert_array_equal(shuffled.y_test, plain.y_test)
+    assert not np.array_equal(order, np.arange(40))

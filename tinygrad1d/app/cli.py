@@ -25,13 +25,22 @@ OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD,
               "rmsprop": optim.RMSProp, "adagrad": optim.AdaGrad}
 
 
+SHUFFLE_SEED = 0  # mnist1d-shuffled: the one fixed permutation of the 40 positions
+
+
 def _load(name: str, mnist_path: str | None):
-    return data.load_mnist1d() if name == "mnist1d" else data.load_mnist(mnist_path)
+    if name == "mnist":
+        return data.load_mnist(mnist_path)
+    ds = data.load_mnist1d()
+    if name == "mnist1d-shuffled":  # the paper's test of spatial priors: same data, order lost
+        order = np.random.default_rng(SHUFFLE_SEED).permutation(ds.x_train.shape[1])
+        ds = data.Dataset(ds.x_train[:, order], ds.y_train, ds.x_test[:, order], ds.y_test)
+    return ds
 
 
 def _dataset(preset, args):
     """(x_train, y_train, x_test, y_test) in the preset's input layout and dtype."""
-    ds = _load(preset.data, getattr(args, "mnist_path", None))
+    ds = _load(getattr(args, "data", None) or preset.data, getattr(args, "mnist_path", None))
     dtype = get_default_dtype()
     return (preset.prepare(ds.x_train).astype(dtype), ds.y_train,
             preset.prepare(ds.x_test).astype(dtype), ds.y_test)
@@ -74,9 +83,9 @@ def cmd_train(args) -> int:
         args.model = args.model or recorded
         args.data = meta.get("data", args.data)
         args.dtype = meta.get("dtype", args.dtype)
-    preset_name = args.model or DEFAULT_PRESET[args.data]
+    preset_name = args.model or DEFAULT_PRESET[args.data.replace("-shuffled", "")]
     preset = get_preset(preset_name)
-    if preset.data != args.data:
+    if preset.data != args.data.replace("-shuffled", ""):
         print(f"error: preset {preset_name!r} reads {preset.data}, not {args.data}",
               file=sys.stderr)
         return 2
@@ -148,10 +157,11 @@ def cmd_evaluate(args) -> int:
         set_default_dtype(np.float64)
     model = preset.build()
     model.load_state_dict(state)
+    args.data = meta.get("data", preset.data)  # as trained: mnist1d-shuffled stays shuffled
     _, _, x_test, y_test = _dataset(preset, args)
     t = time.perf_counter()
     m = evaluate(model, x_test, y_test)
-    print(f"{args.checkpoint}: {meta.get('preset')} on {preset.data} test set "
+    print(f"{args.checkpoint}: {meta.get('preset')} on {args.data} test set "
           f"({len(y_test)} samples): accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f} "
           f"({time.perf_counter() - t:.1f} s)")
     print("confusion matrix (rows: true class, columns: predicted):")
@@ -181,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinygrad1d", description=__doc__)
     sub = p.add_subparsers(dest="command")
     t = sub.add_parser("train", help="train a model preset (default: the MNIST-1D paper CNN)")
-    t.add_argument("--data", choices=["mnist1d", "mnist"], default="mnist1d")
+    t.add_argument("--data", choices=["mnist1d", "mnist1d-shuffled", "mnist"], default="mnist1d",
+                   help="mnist1d-shuffled: one fixed permutation of the 40 positions")
     t.add_argument("--model", choices=sorted(PRESETS), help="model preset (default: per data)")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--steps", type=_positive, help="optimizer steps (default: the recipe's)")

@@ -25,6 +25,39 @@ def paper_cnn(init: str = "torch") -> nn.Sequential:
     )
 
 
+def logistic(init: str = "torch") -> nn.Sequential:
+    """The paper's logistic regression: one Linear(40, 10) on the raw signal (N, 40)."""
+    return nn.Sequential(nn.Linear(40, 10, init=init))
+
+
+class ResidualMLP(nn.Module):
+    """The paper's MLP: h = relu(Linear(40, 100) x); h = h + relu(Linear(100, 100) h);
+    Linear(100, 10) h. Input (N, 40)."""
+
+    def __init__(self, init: str = "torch"):
+        self.linear1 = nn.Linear(40, 100, init=init)
+        self.linear2 = nn.Linear(100, 100, init=init)
+        self.linear3 = nn.Linear(100, 10, init=init)
+
+    def forward(self, x):
+        h = self.linear1(x).relu()
+        h = h + self.linear2(h).relu()
+        return self.linear3(h)
+
+
+class GRUClassifier(nn.Module):
+    """The paper's GRU: bidirectional, hidden size 6, batch_first, over the 40 positions
+    with one input feature; all 40 outputs (N, 40, 12) flattened into Linear(480, 10)."""
+
+    def __init__(self, hidden: int = 6):
+        self.rnn = nn.GRU(1, hidden, batch_first=True, bidirectional=True)
+        self.linear = nn.Linear(40 * 2 * hidden, 10, init="torch")
+
+    def forward(self, x):  # x (N, 40, 1)
+        out, _ = self.rnn(x)
+        return self.linear(out.flatten(1))
+
+
 def _conv_bn(c_in: int, c_out: int, k: int, dilation: int = 1, stride: int = 1) -> list:
     """Conv1d (no bias: batch norm has its own) -> BatchNorm1d -> ReLU, length kept at stride 1."""
     pad = dilation * (k - 1) // 2
@@ -80,6 +113,14 @@ def _mnist1d_input(x: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), 1, -1).astype(np.float32)  # (N, 40) -> (N, 1, 40)
 
 
+def _mnist1d_flat(x: np.ndarray) -> np.ndarray:
+    return x.reshape(len(x), -1).astype(np.float32)  # (N, 40)
+
+
+def _mnist1d_sequence(x: np.ndarray) -> np.ndarray:
+    return x.reshape(len(x), -1, 1).astype(np.float32)  # (N, 40) -> (N, 40, 1): one feature
+
+
 def _mnist_scale(x: np.ndarray) -> np.ndarray:
     return ((x.astype(np.float32) / 255.0) - 0.1307) / 0.3081  # MNIST's mean and std
 
@@ -115,10 +156,16 @@ class Preset:
     augment: Callable | None = None  # (x_batch, rng) -> x_batch, applied while training
 
 
+_PAPER = dict(optimizer="adam", lr=1e-2, batch_size=100, steps=6000)  # the paper's training
 PRESETS: dict[str, Preset] = {
-    "paper_cnn": Preset(paper_cnn, "mnist1d", _mnist1d_input,
-                        dict(optimizer="adam", lr=1e-2, batch_size=100, steps=6000),
+    "paper_cnn": Preset(paper_cnn, "mnist1d", _mnist1d_input, dict(_PAPER),
                         "the MNIST-1D paper's CNN"),
+    "logistic": Preset(logistic, "mnist1d", _mnist1d_flat, dict(_PAPER),
+                       "the paper's logistic regression"),
+    "mlp": Preset(ResidualMLP, "mnist1d", _mnist1d_flat, dict(_PAPER),
+                  "the paper's MLP, with one residual layer"),
+    "gru": Preset(GRUClassifier, "mnist1d", _mnist1d_sequence, dict(_PAPER),
+                  "the paper's bidirectional GRU (hidden 6)"),
     "dilated_cnn": Preset(dilated_cnn, "mnist1d", _mnist1d_input,
                           dict(optimizer="adam", lr=1e-2, batch_size=100, steps=2000,
                                schedule="cosine"),
