@@ -97,6 +97,10 @@ IDIOMS = {
     "roll(1, 1)": (X, lambda m, f, x: x.roll(1, 1)),
     "roll((1, -2), (0, 1))": (X, lambda m, f, x: x.roll((1, -2), (0, 1))),
     "roll(5)": (X, lambda m, f, x: x.roll(5)),
+    "prod()": (X, lambda m, f, x: x.prod()),
+    "prod(dim=1)": (X, lambda m, f, x: x.prod(dim=1)),
+    "prod(0, keepdim=True) with zeros": (X * (np.arange(4) != 2),
+                                         lambda m, f, x: x.prod(0, keepdim=True)),
 }
 
 

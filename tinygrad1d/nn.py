@@ -610,12 +610,19 @@ class LSTM(_Recurrent):
 
 
 class _Fn(Module):
-    """A parameter-free layer around one functional call."""
+    """A parameter-free layer around one functional call, with fixed keyword arguments
+    (LeakyReLU(0.2) calls F.leaky_relu(x, negative_slope=0.2))."""
 
-    fn = staticmethod(lambda x: x)
+    fn = staticmethod(lambda x, **kw: x)
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
 
     def forward(self, x):
-        return type(self).fn(x)
+        return type(self).fn(x, **self.kwargs)
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
 
 
 class ReLU(_Fn):
@@ -704,61 +711,46 @@ class Identity(Module):
         return x
 
 
-class _Activation(Module):
-    """A parameter-free layer around one functional call with fixed keyword arguments."""
-
-    fn = staticmethod(lambda x, **kw: x)
-
-    def __init__(self, **kwargs):
-        self.kwargs = kwargs
-
-    def forward(self, x):
-        return type(self).fn(x, **self.kwargs)
-
-    def extra_repr(self):
-        return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
-
-
-class GELU(_Activation):
+class GELU(_Fn):
     fn = staticmethod(F.gelu)
 
     def __init__(self, approximate: str = "none"):
         super().__init__(approximate=approximate)
 
 
-class SiLU(_Activation):
-    fn = staticmethod(lambda x: F.silu(x))
+class SiLU(_Fn):
+    fn = staticmethod(F.silu)
 
 
-class LeakyReLU(_Activation):
+class LeakyReLU(_Fn):
     fn = staticmethod(F.leaky_relu)
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__(negative_slope=negative_slope)
 
 
-class ELU(_Activation):
+class ELU(_Fn):
     fn = staticmethod(F.elu)
 
     def __init__(self, alpha: float = 1.0):
         super().__init__(alpha=alpha)
 
 
-class Softplus(_Activation):
+class Softplus(_Fn):
     fn = staticmethod(F.softplus)
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__(beta=beta, threshold=threshold)
 
 
-class Softmax(_Activation):
+class Softmax(_Fn):
     fn = staticmethod(F.softmax)
 
     def __init__(self, dim: int = -1):
         super().__init__(axis=dim)
 
 
-class LogSoftmax(_Activation):
+class LogSoftmax(_Fn):
     fn = staticmethod(F.log_softmax)
 
     def __init__(self, dim: int = -1):

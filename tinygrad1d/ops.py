@@ -285,11 +285,17 @@ class _Reduce(Function):
         return cls.apply(x, axis=normalize_axes(axis, x.ndim, cls.name), keepdims=keepdims)
 
 
+def _axes_of(axis, ndim: int) -> tuple[int, ...]:
+    """The sorted axes a reduction over `axis` (None: all; ints may be negative) covers."""
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(sorted({a % ndim for a in ((axis,) if isinstance(axis, (int, np.integer))
+                                            else axis)}))
+
+
 def _keep(x, axis) -> tuple:
     """The shape of a reduction of x (an array or Tensor) over `axis` with keepdims=True."""
-    if axis is None:
-        return (1,) * x.ndim
-    axes = {a % x.ndim for a in ((axis,) if isinstance(axis, (int, np.integer)) else axis)}
+    axes = _axes_of(axis, x.ndim)
     return tuple(1 if i in axes else n for i, n in enumerate(x.shape))
 
 
@@ -372,6 +378,31 @@ class Cumsum(Function):
         flipped = GetItem.apply(g, index=rev)
         return GetItem.apply(Cumsum.apply(flipped, axis=ctx.params["axis"]), index=rev)
     hints = hint(lambda x, axis: np.cumsum(x, axis=axis), "real", shapes="unary", axis="axis")
+
+
+@register("prod")
+class Prod(_Reduce):
+    def forward(ctx, x, axis=None, keepdims=False):
+        return np.prod(x, axis=axis, keepdims=keepdims)
+
+    def backward(ctx, g):  # d / dx_i = the product of the other factors, exact where x_j = 0
+        x, axis = ctx.inputs[0], ctx.params.get("axis")
+        if x.ndim == 0:  # one factor
+            return g
+        axes = _axes_of(axis, x.ndim)
+        perm = tuple(i for i in range(x.ndim) if i not in axes) + axes  # reduced axes last
+        kept = tuple(x.shape[i] for i in perm[:x.ndim - len(axes)])
+        flat = Reshape.apply(Transpose.apply(x, axes=perm), shape=kept + (-1,))  # (..., m)
+        m = flat.shape[-1]
+        # row i of (..., m, m) holds the m factors with x_i replaced by 1: its product is
+        # the product of the others, with no division (so zeros are exact); m^2 per row
+        rows = Expand.apply(Reshape.apply(flat, shape=kept + (1, m)), shape=kept + (m, m))
+        rows = Where.apply(const(np.eye(m, dtype=bool)), 1.0, rows)
+        others = Prod.apply(rows, axis=(len(kept) + 1,))  # -> (..., m)
+        back = Reshape.apply(others, shape=tuple(x.shape[i] for i in perm))
+        undo = tuple(sorted(range(x.ndim), key=perm.__getitem__))
+        return _spread(g, _keep(x, axis), x.shape) * Transpose.apply(back, axes=undo)
+    hints = hint(np.prod, "real", shapes="unary", axis="axes", keepdims="bool")
 
 
 # ================================================================== movement
