@@ -7,7 +7,7 @@ Run (both variables unset in the same command):
 
 Every registered primitive's numpy `forward` is wrapped with a timer (in this process only),
 keyed by phase (fwd while recording, bwd inside backward), op name and input shapes; what
-the primitives do not account for is the engine (graph recording, topological sort,
+the primitives do not account for is the engine (graph recording, the backward walk,
 gradient bookkeeping). Minor page faults per call are printed too: they are the cost of
 buffers glibc unmapped after the previous call.
 """

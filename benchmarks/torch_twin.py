@@ -6,6 +6,7 @@ optimizer and schedule; only the arithmetic library differs. Prints test accurac
 the mean and spread.
 
     python benchmarks/torch_twin.py --preset paper_cnn --seeds 0 1 2 3 4
+    python benchmarks/torch_twin.py --preset mlp --data mnist1d-shuffled
 """
 from __future__ import annotations
 
@@ -18,14 +19,48 @@ import torch
 from torch import nn as tnn
 
 import tinygrad1d as tg
-from tinygrad1d import data, optim
-from tinygrad1d.app import models
+from tinygrad1d import optim
+from tinygrad1d.app import cli, models
 from tinygrad1d.data import DataLoader
 from tinygrad1d.app.train import Trainer
 
 
+class _MLPTwin(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear1, self.linear2 = tnn.Linear(40, 100), tnn.Linear(100, 100)
+        self.linear3 = tnn.Linear(100, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.linear1(x))
+        return self.linear3(h + torch.relu(self.linear2(h)))
+
+
+class _GRUTwin(tnn.Module):
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.rnn = tnn.GRU(1, hidden, batch_first=True, bidirectional=True)
+        self.linear = tnn.Linear(40 * 2 * hidden, 10)
+
+    def forward(self, x):
+        return self.linear(self.rnn(x)[0].flatten(1))
+
+
+def _copied(model: tg.nn.Module, twin: tnn.Module) -> tnn.Module:
+    """twin with model's weights, matched by PyTorch's parameter names."""
+    ours = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, p in twin.named_parameters():
+            p.copy_(torch.from_numpy(ours[name].data.copy()))
+    return twin
+
+
 def torch_twin(model: tg.nn.Module) -> tnn.Module:
-    """A torch.nn.Sequential with the same layers and a copy of the weights."""
+    """The same model in torch (layer by layer for a Sequential) with a copy of the weights."""
+    if isinstance(model, models.ResidualMLP):
+        return _copied(model, _MLPTwin())
+    if isinstance(model, models.GRUClassifier):
+        return _copied(model, _GRUTwin(model.rnn.hidden_size))
     layers = []
     for m in model:
         if isinstance(m, tg.nn.Conv1d):
@@ -48,9 +83,10 @@ def torch_twin(model: tg.nn.Module) -> tnn.Module:
     return tnn.Sequential(*layers)
 
 
-def run(preset_name: str, seed: int, steps: int | None) -> tuple[float, float, float, float]:
+def run(preset_name: str, seed: int, steps: int | None,
+        data_name: str = "mnist1d") -> tuple[float, float, float, float]:
     preset = models.get_preset(preset_name)
-    ds = data.load_mnist1d()
+    ds = cli._load(data_name, None)  # mnist1d, or its fixed shuffle
     x, y = preset.prepare(ds.x_train), ds.y_train
     xt, yt = preset.prepare(ds.x_test), ds.y_test
     r = preset.recipe
@@ -95,6 +131,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--steps", type=int, help="override the preset's step count")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--data", default="mnist1d", choices=["mnist1d", "mnist1d-shuffled"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     try:
@@ -103,10 +140,11 @@ def main() -> None:
     except ImportError:
         pass
     rows = []
-    print(f"{args.preset}: test accuracy after training, same init, data and batch order")
+    print(f"{args.preset} on {args.data}: test accuracy after training, same init, data and "
+          "batch order")
     print(f"{'seed':>4}  {'tinygrad1d':>10}  {'torch':>7}  {'ours s':>7}  {'torch s':>7}")
     for seed in args.seeds:
-        ours, theirs, a, b = run(args.preset, seed, args.steps)
+        ours, theirs, a, b = run(args.preset, seed, args.steps, args.data)
         rows.append((ours, theirs))
         print(f"{seed:4d}  {ours:10.4f}  {theirs:7.4f}  {a:7.1f}  {b:7.1f}", flush=True)
     ours, theirs = np.array(rows).T * 100

@@ -732,7 +732,7 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
     waiting: list[int] = []  # heap of -(record number) of the nodes whose output got one
     made: dict[int, Tensor] = {}  # record number -> the tensor that node made
     leaves: list = []
-    done: list = []  # (tensor, gradient) of every tensor whose gradient is complete
+    done: list = []  # (tensor, gradient) handed out at the end: leaves, retain_grad, wanted
     walked: list = []
     for r, s in zip(roots, seeds):
         _send(r, s, grads, waiting, made, leaves)

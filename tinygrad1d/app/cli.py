@@ -72,17 +72,24 @@ def _positive(text: str) -> int:
     return value
 
 
+def _as_recorded(args) -> str | None:
+    """With --resume, take the preset, data and dtype the checkpoint recorded; an error
+    message if --model names another preset."""
+    meta = read_checkpoint(args.resume)[2].get("meta", {})
+    recorded = meta.get("preset")
+    if args.model is not None and recorded is not None and args.model != recorded:
+        return f"{args.resume} was trained as {recorded!r}, not {args.model!r}"
+    args.model = args.model or recorded
+    args.data = meta.get("data", args.data)
+    args.dtype = meta.get("dtype", args.dtype)
+    return None
+
+
 def cmd_train(args) -> int:
-    if args.resume:  # the run continues as it was recorded: its preset, data and dtype
-        meta = read_checkpoint(args.resume)[2].get("meta", {})
-        recorded = meta.get("preset")
-        if args.model is not None and recorded is not None and args.model != recorded:
-            print(f"error: {args.resume} was trained as {recorded!r}, not {args.model!r}",
-                  file=sys.stderr)
-            return 2
-        args.model = args.model or recorded
-        args.data = meta.get("data", args.data)
-        args.dtype = meta.get("dtype", args.dtype)
+    problem = _as_recorded(args) if args.resume else None  # the run continues as recorded
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     preset_name = args.model or DEFAULT_PRESET[args.data.replace("-shuffled", "")]
     preset = get_preset(preset_name)
     if preset.data != args.data.replace("-shuffled", ""):

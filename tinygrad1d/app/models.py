@@ -1,7 +1,7 @@
 """Model presets: each one a readable expression of layers, with the data it reads and the
 training recipe it was tuned with. Copy any of them as a starting point.
 
-    from tinygrad1d.models import paper_cnn
+    from tinygrad1d.app.models import paper_cnn
     model = paper_cnn()            # an nn.Sequential
 """
 from __future__ import annotations
