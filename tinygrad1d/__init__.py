@@ -7,7 +7,7 @@
     (a * tg.Tensor([10, 20])).sum().backward()
     x.grad, w.grad                        # [30, 110, 170, 140], [50, 80, 110]
 """
-# importing ops registers the primitives as Tensor methods; functional adds Tensor.conv1d
+# importing ops registers the primitives as Tensor methods; functional adds the composites'
 from . import autograd, func, functional, init, nn, ops, optim
 from . import tensor as _engine
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -20,7 +20,6 @@ from .creation import randn, randn_like, zeros, zeros_like
 from .functional import clamp, logsumexp, maximum, minimum
 from .functional import cat, stack, where
 from .viz import draw, to_dot
-
 
 
 class _CallableModule(type(functional)):
@@ -40,4 +39,4 @@ __all__ = ["AnomalyError", "arange", "autograd", "BackwardError", "cat", "clamp"
            "gradgradcheck", "init", "is_grad_enabled", "linspace", "logsumexp", "manual_seed",
            "maximum", "minimum", "nn", "no_grad", "ones", "ones_like", "ops", "OPS", "optim",
            "rand", "rand_like", "randn", "randn_like", "register", "scope", "set_default_dtype",
-           "stack", "Tensor", "to_dot", "where", "zeros", "zeros_like"]
+           "stack", "Tensor", "to_dot", "viz", "where", "zeros", "zeros_like"]
