@@ -763,10 +763,8 @@ class _Loss(Module):
     fn = staticmethod(lambda x, t, **kw: x)
 
     def __init__(self, reduction: str = "mean", **kwargs):
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
-                             f"'none', got {reduction!r}")
-        self.reduction, self.kwargs = reduction, kwargs
+        self.reduction = F.check_reduction(reduction, type(self).__name__)  # now, not at forward
+        self.kwargs = kwargs
 
     def forward(self, input, target):
         return type(self).fn(input, target, reduction=self.reduction, **self.kwargs)

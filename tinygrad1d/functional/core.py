@@ -16,8 +16,8 @@ from ..ops import Windows, const, select
 from ..tensor import OPS, Tensor, _lift, as_index, as_tensor, default_rng, normalize_axes
 from ..tensor import normalize_axis, scope, shape_args, torch_spelling
 
-__all__ = ["amin", "avg_pool1d", "batch_norm", "cat", "check_int", "conv1d", "conv_args",
-           "conv_output_size", "cross_entropy", "dropout", "dropout_p", "flatten",
+__all__ = ["amin", "avg_pool1d", "batch_norm", "cat", "check_int", "check_reduction", "conv1d",
+           "conv_args", "conv_output_size", "cross_entropy", "dropout", "dropout_p", "flatten",
            "global_avg_pool1d", "linear", "log_softmax", "max_pool1d", "mean", "min_", "mse_loss",
            "nll_loss", "permute", "pool_args", "reduce_loss", "relu", "sigmoid", "softmax",
            "sqrt", "squeeze", "stack", "std", "tanh", "unsqueeze", "var", "where", "window_index",
@@ -500,15 +500,19 @@ def batch_norm(x, running_mean: np.ndarray | None, running_var: np.ndarray | Non
 # ================================================================== losses
 
 
+def check_reduction(reduction, op: str) -> str:
+    """PyTorch's reduction= for losses: 'mean', 'sum' or 'none'."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
 def reduce_loss(loss: Tensor, reduction: str, op: str) -> Tensor:
     """A loss per element reduced as PyTorch's reduction= says: mean, sum or none."""
+    reduction = check_reduction(reduction, op)
     if reduction == "mean":
         return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return loss.sum() if reduction == "sum" else loss
 
 
 def _class_index(target, n: int, c: int, op: str) -> np.ndarray:
