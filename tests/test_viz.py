@@ -251,6 +251,17 @@ def test_big_graph_of_composites_collapses_by_default():
     assert nodes(small, "o") and "\tnote [" not in small  # small graphs stay expanded
 
 
+def test_many_edges_cap_dots_layout_passes_small_graphs_keep_the_full_layout():
+    x, small = add_chain(10)
+    assert "nslimit" not in viz.to_dot(small)
+    w = leaf(np.ones(3))
+    h = x
+    for _ in range(viz.LIMIT_LAYOUT // 3 + 1):  # a shared weight fanning out, as a GRU's
+        h = (h * w).tanh()
+    header = viz.to_dot(h).split("\n")[1]
+    assert "nslimit=1 mclimit=0.1" in header and "rankdir=LR" in header
+
+
 # ================================================================== save, rendering, errors
 
 

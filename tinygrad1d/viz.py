@@ -35,6 +35,7 @@ __all__ = ["Edge", "Node", "Trace", "draw", "render", "retain_grads", "save", "t
 
 MAX_NODES = 1500  # op nodes; beyond this dot's layout takes minutes and nobody can read it
 DOT_TIMEOUT = 120  # seconds for the `dot` program
+LIMIT_LAYOUT = 300  # edges; bigger graphs get dot's iteration limits (see render)
 FORMATS = (".svg", ".png", ".pdf", ".dot")
 RANKDIRS = ("LR", "TB", "RL", "BT")
 _FILL = {"root": "#f7b6b2", "param": "#b9e4b0", "leaf": "#bcd9f5", "const": "#f4f4f4",
@@ -301,7 +302,11 @@ def render(tr: Trace, show_data: bool = False, show_grad: bool = True, rankdir: 
            legend: bool = True) -> list[str]:
     """The body of a DOT digraph for a Trace, one statement per line."""
     _check_rankdir(rankdir, "render")
-    out = [f"\tgraph [rankdir={rankdir} fontname=Helvetica fontsize=10]\n",
+    # dot's network-simplex passes grow fast with edges out of widely shared nodes (a GRU's
+    # weights feed all 80 of its cell steps: 7.7 minutes of layout for 511 edges); past
+    # LIMIT_LAYOUT edges cap their iterations (the same graph: under 30 s, looser layout)
+    limits = " nslimit=1 mclimit=0.1" if len(tr.edges) > LIMIT_LAYOUT else ""
+    out = [f"\tgraph [rankdir={rankdir} fontname=Helvetica fontsize=10{limits}]\n",
            "\tnode [fontname=Helvetica fontsize=10]\n", "\tedge [fontname=Helvetica fontsize=9]\n"]
     for node in tr.nodes:
         label = node.label
