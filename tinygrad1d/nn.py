@@ -536,14 +536,22 @@ class _Recurrent(Module):
         projected = x @ w_ih.transpose()  # (L, N, H_in) -> (L, N, G*H): every step at once
         if b_ih is not None:
             projected = projected + b_ih
+        inputs, b_step = self._inputs(projected, b_hh)
+        w_t = w_hh.transpose()  # once: the engine sums its gradient over the steps
         outs = [None] * x.shape[0]
         for t in (range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])):
             with scope(f"{type(self).__name__.lower()}_cell", layer=layer, step=t,
                        reverse=reverse):
-                gh = self._last(state) @ w_hh.transpose()
-                state = self.cell(projected[t], gh if b_hh is None else gh + b_hh, state)
+                state = self.cell(tuple(s[t] for s in inputs), self._last(state) @ w_t,
+                                  state, b_step)
             outs[t] = self._last(state)
         return F.stack(outs, 0), state
+
+    def _inputs(self, projected, b_hh) -> tuple:
+        """The per-step inputs as whole sequences, and what stays to add at each step. A bias
+        that is only added (all of RNN's and LSTM's b_hh) is added to every step at once
+        here: each op saved per step is saved L times per direction."""
+        return (projected if b_hh is None else projected + b_hh,), None
 
     @staticmethod
     def _last(state):
@@ -562,8 +570,8 @@ class RNN(_Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional)
 
-    def cell(self, gi, gh, h):
-        z = gi + gh
+    def cell(self, gi, gh, h, _):
+        z = gi[0] + gh
         return z.tanh() if self.nonlinearity == "tanh" else z.relu()
 
 
@@ -572,12 +580,20 @@ class GRU(_Recurrent):
 
     gates = 3
 
-    def cell(self, gi, gh, h):
+    def _inputs(self, projected, b_hh) -> tuple:
+        # b_hr and b_hz only add, so they join the input projection once; b_hn is scaled by
+        # r inside n's gate and stays per step
         k = self.hidden_size
-        r = (gi[:, :k] + gh[:, :k]).sigmoid()
-        z = (gi[:, k:2 * k] + gh[:, k:2 * k]).sigmoid()
-        n = (gi[:, 2 * k:] + r * gh[:, 2 * k:]).tanh()
-        return n + z * (h - n)
+        rz, n = projected[..., :2 * k], projected[..., 2 * k:]
+        return (rz if b_hh is None else rz + b_hh[:2 * k], n), (
+            None if b_hh is None else b_hh[2 * k:])
+
+    def cell(self, gi, gh, h, b_hn):
+        k = self.hidden_size
+        rz = (gi[0] + gh[:, :2 * k]).sigmoid()  # r and z in one op: (N, 2H)
+        gh_n = gh[:, 2 * k:] if b_hn is None else gh[:, 2 * k:] + b_hn
+        n = (gi[1] + rz[:, :k] * gh_n).tanh()
+        return n + rz[:, k:] * (h - n)
 
 
 class LSTM(_Recurrent):
@@ -597,9 +613,9 @@ class LSTM(_Recurrent):
         h_n, c_n = F.stack([s[0] for s in last], 0), F.stack([s[1] for s in last], 0)
         return (h_n.squeeze(1), c_n.squeeze(1)) if unbatched else (h_n, c_n)
 
-    def cell(self, gi, gh, state):
+    def cell(self, gi, gh, state, _):
         k, c = self.hidden_size, state[1]
-        g = gi + gh
+        g = gi[0] + gh
         i, f = g[:, :k].sigmoid(), g[:, k:2 * k].sigmoid()
         cand, o = g[:, 2 * k:3 * k].tanh(), g[:, 3 * k:].sigmoid()
         c = f * c + i * cand
