@@ -100,7 +100,8 @@ def test_docs_python_blocks_run(page, tmp_path):
 LAYERS = [
     "memory", "tensor", "autograd", "ops", "functional.core", "functional.everyday",
     "functional", "creation",  # engine, primitives, composites
-    "init", "nn_utils", "nn", "gradcheck", "func", "optim.optimizers", "optim.lr_scheduler",
+    "init", "nn.utils", "nn.module", "nn.layers", "nn.recurrent", "nn.weightless",
+    "nn.loss", "nn", "gradcheck", "func", "optim.optimizers", "optim.lr_scheduler",
     "optim",  # layers, checks, transforms, optimizers
     "viz", "testing",  # drawing; the hypothesis kit
     "data.dataset", "data.files", "data.loader", "data.mnist1d", "data.mnist", "data",  # data

@@ -1,9 +1,9 @@
-"""torch.nn.utils's gradient clipping (reachable as tinygrad1d.nn.utils)."""
+"""torch.nn.utils's gradient clipping: tinygrad1d.nn.utils.clip_grad_norm_ and clip_grad_value_."""
 from __future__ import annotations
 
 import numpy as np
 
-from .tensor import Tensor
+from ..tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 

@@ -1,0 +1,31 @@
+"""Modules: Parameter, Module, and the layers built on tinygrad1d.functional.
+
+A Module finds its parameters and submodules by walking its attributes (and lists, tuples and
+dicts of them), so a model is plain Python: assign layers and Parameters, write `forward`.
+Names are PyTorch's dotted paths ("0.weight", "fc.bias").
+
+    module.py      Parameter, Module, Sequential, ModuleList, ModuleDict
+    layers.py      layers with weights (Linear, Conv1d, ConvTranspose1d, the norms,
+                   Embedding) and Upsample
+    recurrent.py   RNN, GRU, LSTM
+    weightless.py  activations, pools, Dropout, Flatten, Identity
+    loss.py        the loss modules
+    utils.py       gradient clipping (torch.nn.utils)
+"""
+from .. import init
+from . import utils
+from .layers import (BatchNorm1d, Conv1d, ConvTranspose1d, Embedding, GroupNorm, LayerNorm,
+                     Linear, SimpleConv1d, Upsample)
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .recurrent import GRU, LSTM, RNN
+from .weightless import (ELU, GELU, AvgPool1d, Dropout, Flatten, GlobalAvgPool1d, Identity,
+                         LeakyReLU, LogSoftmax, MaxPool1d, ReLU, SiLU, Sigmoid, Softmax, Softplus,
+                         Tanh)
+
+__all__ = ["Parameter", "Module", "Linear", "Conv1d", "SimpleConv1d", "ReLU", "Sigmoid", "Tanh",
+           "Flatten", "Dropout", "MaxPool1d", "AvgPool1d", "GlobalAvgPool1d", "BatchNorm1d",
+           "Sequential", "ModuleList", "ModuleDict", "Identity", "GELU", "SiLU", "LeakyReLU",
+           "ELU", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "NLLLoss",
+           "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "LayerNorm", "GroupNorm",
+           "Embedding", "RNN", "GRU", "LSTM", "ConvTranspose1d", "Upsample", "init", "utils"]
