@@ -711,9 +711,10 @@ def _fit(g: Tensor, x: Tensor, ctx) -> Tensor:
     if lead < 0 or any(n != 1 and n != m for n, m in zip(x.shape, g.shape[lead:])):
         raise AssertionError(f"{type(ctx).__name__}.backward returned a gradient of shape "
                              f"{g.shape} for an input of shape {x.shape}")
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(x.shape)
-                                      if n == 1 and g.shape[i + lead] != 1)
-    g = OPS["sum"].apply(g, axis=axes, keepdims=True)
+    kept = tuple(i + lead for i, n in enumerate(x.shape) if n == 1 and g.shape[i + lead] != 1)
+    if not kept:  # only leading axes (a bias under a batch): one sum gives x's shape
+        return OPS["sum"].apply(g, axis=tuple(range(lead)))
+    g = OPS["sum"].apply(g, axis=tuple(range(lead)) + kept, keepdims=True)
     return g if g.shape == x.shape else OPS["reshape"].apply(g, shape=x.shape)
 
 
