@@ -6,7 +6,7 @@ relative difference between their parameters and how many test predictions they 
 float32 and float64: if the float64 runs stay together far longer, the two libraries compute
 the same function and the float32 gap at the end is rounding, amplified by training.
 
-    python benchmarks/twin_drift.py --preset paper_cnn --data mnist1d-shuffled --seed 0
+    python benchmarks/twin_drift.py --preset paper_cnn --data mnist1d-shuffled --seeds 0
 """
 from __future__ import annotations
 
@@ -71,7 +71,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="paper_cnn")
     ap.add_argument("--data", default="mnist1d", choices=["mnist1d", "mnist1d-shuffled"])
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--dtypes", default="float32,float64")
     args = ap.parse_args()
     torch.set_num_threads(1)
     try:
@@ -79,12 +80,20 @@ def main() -> None:
         threadpool_limits(1)
     except ImportError:
         pass
-    for dtype in (np.float32, np.float64):
-        print(f"\n{args.preset} on {args.data}, seed {args.seed}, {np.dtype(dtype).name}")
-        print(f"{'step':>5}  {'max rel param diff':>18}  {'same predictions':>16}  "
-              f"{'acc ours':>8}  {'acc torch':>9}")
-        for step, rel, same, a, b in drift(args.preset, args.data, args.seed, dtype):
-            print(f"{step:5d}  {rel:18.2e}  {same:16.1%}  {a:8.1%}  {b:9.1%}", flush=True)
+    final = {}
+    for dtype in (np.dtype(d) for d in args.dtypes.split(",")):
+        for seed in args.seeds:
+            print(f"\n{args.preset} on {args.data}, seed {seed}, {dtype.name}")
+            print(f"{'step':>5}  {'max rel param diff':>18}  {'same predictions':>16}  "
+                  f"{'acc ours':>8}  {'acc torch':>9}")
+            for step, rel, same, a, b in drift(args.preset, args.data, seed, dtype.type):
+                print(f"{step:5d}  {rel:18.2e}  {same:16.1%}  {a:8.1%}  {b:9.1%}", flush=True)
+            final.setdefault(dtype.name, []).append((a, b))
+    print("\nfinal test accuracy, mean over seeds", args.seeds)
+    for name, rows in final.items():
+        ours, theirs = np.array(rows).T * 100
+        print(f"{name}: tinygrad1d {ours.mean():.2f}%  torch {theirs.mean():.2f}%  "
+              f"(mean difference {np.mean(ours - theirs):+.2f} points)")
 
 
 if __name__ == "__main__":
