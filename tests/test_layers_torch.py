@@ -34,12 +34,14 @@ def compare(ours, theirs, x, integer_input=False):
 X = np.random.default_rng(0).standard_normal((4, 6, 5)) * 2 + 1
 
 
-@pytest.mark.parametrize("shape", [5, (6, 5)])
-def test_layer_norm(shape):
-    ours, theirs = tg.nn.LayerNorm(shape), torch.nn.LayerNorm(shape)
+@pytest.mark.parametrize("shape, kw", [(5, {}), ((6, 5), {}), (5, {"bias": False}),
+                                       ((6, 5), {"elementwise_affine": False, "eps": 1e-3})])
+def test_layer_norm(shape, kw):
+    ours, theirs = tg.nn.LayerNorm(shape, **kw), torch.nn.LayerNorm(shape, **kw)
     with torch.no_grad():
-        theirs.weight.uniform_(0.5, 1.5)
-        theirs.bias.uniform_(-1, 1)
+        for p in theirs.parameters():
+            p.uniform_(0.5, 1.5)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     compare(ours, theirs, X)
 
 
@@ -52,10 +54,11 @@ def test_group_norm(groups):
     compare(ours, theirs, X)
 
 
-@pytest.mark.parametrize("padding_idx", [None, 2])
+@pytest.mark.parametrize("padding_idx", [None, 2, -2])
 def test_embedding_sums_the_gradient_of_repeated_tokens(padding_idx):
     ours = tg.nn.Embedding(7, 3, padding_idx=padding_idx)
     theirs = torch.nn.Embedding(7, 3, padding_idx=padding_idx)
+    assert ours.padding_idx == theirs.padding_idx  # -2 counts from the end: 5
     tokens = np.array([[0, 2, 2, 5], [5, 5, 1, 2]])  # 5 read three times, 2 three times
     compare(ours, theirs, tokens, integer_input=True)
     grad = ours.weight.grad
@@ -84,7 +87,9 @@ def test_bad_shapes_refuse_naming_the_layer():
 
 
 @pytest.mark.parametrize("kw", [{}, {"stride": 2}, {"stride": 3, "padding": 1, "output_padding": 2},
-                                {"dilation": 2, "padding": 2}, {"groups": 2, "stride": 2}])
+                                {"dilation": 2, "padding": 2}, {"groups": 2, "stride": 2},
+                                {"dilation": 3, "output_padding": 2},  # past every window
+                                {"stride": 2, "dilation": 2, "padding": 1, "output_padding": 1}])
 def test_conv_transpose1d_layer_matches_torch(kw):
     ours, theirs = tg.nn.ConvTranspose1d(4, 6, 3, **kw), torch.nn.ConvTranspose1d(4, 6, 3, **kw)
     compare(ours, theirs, np.random.default_rng(7).standard_normal((2, 4, 7)))

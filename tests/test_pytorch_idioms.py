@@ -212,12 +212,18 @@ def test_loss_modules_match_torch(name):
 
 
 @pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
-@pytest.mark.parametrize("pad", [(2, 1), (0, 3, 1, 1)])
+@pytest.mark.parametrize("pad", [(2, 1), (0, 3, 1, 1), (-1, 2), (3, -2), (-4, 4), (-2, -1, 1, -1)])
 def test_f_pad_matches_torch_in_every_mode(mode, pad):
+    """Negative widths cut: constant and circular cut first, reflect and replicate map each
+    output position onto x (so (-4, 4) reflects past the cut), as PyTorch does."""
     x = np.random.default_rng(4).standard_normal((2, 3, 5))
     ours, theirs = tg.tensor(x, dtype=np.float64, requires_grad=True), torch.tensor(
         x, requires_grad=True)
     kw = {"value": 1.5} if mode == "constant" else {}
+    if mode == "circular" and pad == (-4, 4):  # 4 would wrap around the 1 sample left twice:
+        with pytest.raises(ValueError, match="too wide"):  # torch reads its own output there
+            F.pad(ours, pad, mode=mode)
+        return
     out, out_t = F.pad(ours, pad, mode=mode, **kw), TF.pad(theirs, pad, mode=mode, **kw)
     np.testing.assert_array_equal(out.data, out_t.detach().numpy())
     g = np.random.default_rng(5).standard_normal(out_t.shape)
@@ -226,6 +232,21 @@ def test_f_pad_matches_torch_in_every_mode(mode, pad):
     np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="pad: reflect padding .* too wide"):
         F.pad(ours, (5, 0), mode="reflect")
+
+
+def test_f_pad_refuses_what_torch_refuses_naming_the_axis():
+    x = tg.tensor(np.arange(6.0).reshape(1, 1, 6), requires_grad=True)
+    with pytest.raises(ValueError, match=r"pad: \(-5, -2\) cuts more than axis 2 of size 6"):
+        F.pad(x, (-5, -2))
+    with pytest.raises(ValueError, match=r"pad: \(-6, 0\) cuts more than axis 2"):
+        F.pad(x, (-6, 0), mode="replicate")  # no output left to map
+    with pytest.raises(ValueError, match="circular padding .* too wide"):
+        F.pad(x, (-4, 3), mode="circular")  # 3 wraps around the 2 samples the cut leaves
+    with pytest.raises(ValueError, match="reflect padding of 1 axes needs an input of 2 or 3"):
+        F.pad(x.reshape(6), (1, 1), mode="reflect")
+    with pytest.raises(ValueError, match="pad: pad .* must be int pairs"):
+        F.pad(x, (1.5, 1))
+    assert F.pad(x, (-3, -3)).shape == (1, 1, 0)  # as torch: cut to nothing is allowed
 
 
 def test_activation_modules_and_containers_as_torch():

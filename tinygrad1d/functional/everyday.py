@@ -356,8 +356,11 @@ def conv_transpose1d(x, w, b=None, stride: int = 1, padding: int = 0, output_pad
         xt = x.transpose(1, 2, 0).reshape(groups, c_in // groups, length * n)
         wm = w.reshape(groups, c_in // groups, c_g * k)
         cols = (wm.transpose(0, 2, 1) @ xt).reshape(c_out, k, length, n)  # -> (C_out, K, L, N)
-        win = windows(full, k, stride, dilation)  # L windows over the full output
-        y = OPS["scatter_add"].apply(cols, index=win, axis=1, size=full)  # -> (C_out, full, N)
+        reach = full - out_pad  # the last sample a window writes, + 1
+        win = windows(reach, k, stride, dilation)  # exactly L windows
+        y = OPS["scatter_add"].apply(cols, index=win, axis=1, size=reach)  # (C_out, reach, N)
+        if full - pad > reach:  # output_padding past every window: zeros there (bias only)
+            y = y.pad(((0, 0), (0, full - pad - reach), (0, 0)))
         y = y[:, pad:full - pad]
         if b is not None:
             y = y + as_tensor(b, op, "b").reshape(c_out, 1, 1)
@@ -402,32 +405,67 @@ _PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     """PyTorch's F.pad: `pad` lists (left, right) for the last axis first, then the one
-    before. Constant pads with `value`; reflect, replicate and circular read x itself, as a
-    gather with the index numpy's own pad builds, so padded copies pass their gradients
-    back to the samples they copy."""
+    before; a negative width cuts samples off instead. Constant pads with `value`; reflect,
+    replicate and circular read x itself, as a gather with an index into x, so padded copies
+    pass their gradients back to the samples they copy.
+
+    As PyTorch: reflect and replicate map each output position, counted from -left, onto x
+    (so a reflection may reach past a cut), while circular cuts first and wraps what is left."""
     x = as_tensor(x, "pad", "x")
     pad = tuple(pad)
-    ints = all(isinstance(p, (int, np.integer)) and p >= 0 for p in pad)
-    if len(pad) % 2 or len(pad) // 2 > x.ndim or not ints:
-        raise ValueError(f"pad: pad {pad!r} must be non-negative int pairs, at most one per "
-                         f"axis of shape {x.shape}")
-    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]  # last axis first
-    if mode == "constant":
-        return x.pad(((0, 0),) * (x.ndim - len(pairs)) + tuple(reversed(pairs)), value)
-    if mode not in _PAD_MODES:
+    if len(pad) % 2 or len(pad) // 2 > x.ndim or not all(
+            isinstance(p, (int, np.integer)) for p in pad):
+        raise ValueError(f"pad: pad {pad!r} must be int pairs, at most one per axis of shape "
+                         f"{x.shape}")
+    if mode != "constant" and mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or "
                          f"'circular', got {mode!r}")
-    for k, (left, right) in enumerate(pairs):
+    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)]  # last axis first
+    if mode != "constant" and x.ndim not in (len(pairs) + 1, len(pairs) + 2):
+        raise ValueError(f"pad: {mode} padding of {len(pairs)} axes needs an input of "
+                         f"{len(pairs) + 1} or {len(pairs) + 2} dimensions (batch and channel "
+                         f"first), got shape {x.shape}")
+    for k, (left, right) in enumerate(pairs):  # check every axis before recording anything
         axis = x.ndim - 1 - k
-        n, widest = x.shape[axis], max(left, right)
-        too_wide = widest >= n if mode == "reflect" else mode == "circular" and widest > n
-        if n == 0 or too_wide:  # PyTorch's limits: reflect below n, circular up to n
+        n = x.shape[axis]
+        kept = n - max(0, -left) - max(0, -right)  # what the cuts leave
+        # constant and circular cut first; reflect and replicate need an output to map
+        if kept < 0 if mode in ("constant", "circular") else n + left + right < 1:
+            raise ValueError(f"pad: ({left}, {right}) cuts more than axis {axis} of size {n} "
+                             f"has (shape {x.shape})")
+        widest = max(left, right, 0)
+        if widest and (widest >= n if mode == "reflect" else
+                       mode == "circular" and widest > kept):
             raise ValueError(f"pad: {mode} padding ({left}, {right}) is too wide for axis "
                              f"{axis} of size {n} (shape {x.shape})")
+    if mode == "constant":
+        cut = tuple(slice(max(0, -a), x.shape[x.ndim - 1 - k] - max(0, -b))
+                    for k, (a, b) in reversed(list(enumerate(pairs))))
+        if any(a < 0 or b < 0 for a, b in pairs):
+            x = x[(slice(None),) * (x.ndim - len(pairs)) + cut]
+        widths = tuple((max(a, 0), max(b, 0)) for a, b in reversed(pairs))
+        if any(a or b for a, b in widths):
+            x = x.pad(((0, 0),) * (x.ndim - len(pairs)) + widths, value)
+        return x
+    for k, (left, right) in enumerate(pairs):
         if left or right:
-            index = np.pad(np.arange(n), (left, right), mode=_PAD_MODES[mode])
-            x = x.gather(index, axis)
+            axis = x.ndim - 1 - k
+            x = x.gather(_pad_index(x.shape[axis], left, right, mode), axis)
     return x
+
+
+def _pad_index(n: int, left: int, right: int, mode: str) -> np.ndarray:
+    """Which sample of an axis of n each padded position reads (see pad)."""
+    if mode == "circular":  # cut, then wrap around what is left
+        start = max(0, -left)
+        kept = np.arange(start, n - max(0, -right))
+        return np.pad(kept, (max(left, 0), max(right, 0)), mode="wrap")
+    i = np.arange(-left, n + right)
+    if mode == "replicate":
+        return np.clip(i, 0, n - 1)
+    period = 2 * (n - 1)  # reflect without repeating the edge: 0 1 2 1 0 1 2 ...
+    i = np.abs(i) % period if period else np.zeros_like(i)
+    return np.where(i < n, i, period - i)
 
 
 for _f in (norm, roll, amax, minimum, clamp, masked_fill, lerp, logsumexp, flip, repeat, split,

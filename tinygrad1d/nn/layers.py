@@ -108,9 +108,10 @@ class BatchNorm1d(Module):
 
 class LayerNorm(Module):
     """Normalise over the trailing normalized_shape axes, with learned weight (ones) and
-    bias (zeros) of that shape, as torch.nn.LayerNorm."""
+    bias (zeros, unless bias=False) of that shape, as torch.nn.LayerNorm."""
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True):
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True):
         many = not isinstance(normalized_shape, (int, np.integer))
         shape = tuple(normalized_shape) if many else (normalized_shape,)
         if not shape or any(not isinstance(n, (int, np.integer)) or n < 1 for n in shape):
@@ -119,7 +120,7 @@ class LayerNorm(Module):
         self.normalized_shape, self.eps = shape, eps
         dt = get_default_dtype()
         self.weight = Parameter(np.ones(shape, dt)) if elementwise_affine else None
-        self.bias = Parameter(np.zeros(shape, dt)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape, dt)) if elementwise_affine and bias else None
 
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -163,6 +164,7 @@ class Embedding(Module):
                              "embeddings")
         table = default_rng().standard_normal((n, dim)).astype(get_default_dtype())
         if padding_idx is not None:
+            padding_idx = int(padding_idx) % n  # a negative one counts from the end, as torch
             table[padding_idx] = 0.0
         self.num_embeddings, self.embedding_dim, self.padding_idx = n, dim, padding_idx
         self.weight = Parameter(table)
