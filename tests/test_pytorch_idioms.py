@@ -101,7 +101,23 @@ IDIOMS = {
     "prod(dim=1)": (X, lambda m, f, x: x.prod(dim=1)),
     "prod(0, keepdim=True) with zeros": (X * (np.arange(4) != 2),
                                          lambda m, f, x: x.prod(0, keepdim=True)),
+    "normalize(x)": (X, lambda m, f, x: f.normalize(x)),
+    "normalize(x, p=1, dim=0) with a zero column": (X * (np.arange(4) != 1),
+                                                    lambda m, f, x: f.normalize(x, p=1, dim=0)),
+    "cross_entropy over positions (N, C, L)": (X3, lambda m, f, x: f.cross_entropy(
+        x, _labels(m, (2, 4)), label_smoothing=0.1)),
+    "cross_entropy(reduction='none') over positions": (X3, lambda m, f, x: f.cross_entropy(
+        x, _labels(m, (2, 4)), reduction="none")),
+    "cross_entropy against probabilities over positions": (X3, lambda m, f, x: f.cross_entropy(
+        x, f.softmax(x * 2, dim=1))),
+    "nll_loss over positions": (X3, lambda m, f, x: f.nll_loss(
+        f.log_softmax(x, dim=1), _labels(m, (2, 4)), reduction="sum")),
 }
+
+
+def _labels(m, shape):
+    y = np.arange(np.prod(shape)).reshape(shape) % X3.shape[1]
+    return torch.tensor(y) if m is torch else y
 
 
 def _index(m):
@@ -280,3 +296,11 @@ def test_model_to_dtype_and_a_failed_load_changes_nothing():
         np.testing.assert_array_equal(v, before[k], err_msg=k)  # nothing was copied
     with pytest.raises(ValueError, match="CPU only"):
         net.to("cuda")
+
+
+def test_losses_over_positions_refuse_a_target_that_fits_nothing():
+    with pytest.raises(ValueError, match=r"cross_entropy: target \(2, 3\) fits neither input "
+                                         r"\(2, 3, 4\) nor its positions \(2, 4\)"):
+        F.cross_entropy(tg.tensor(X3), np.zeros((2, 3), int))
+    with pytest.raises(ValueError, match=r"nll_loss: target \(4,\) fits neither"):
+        F.nll_loss(tg.tensor(X3), np.zeros(4, int))

@@ -26,7 +26,8 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 CORE = ("tensor.py", "ops.py", "functional/core.py")
-CORE_TOKEN_BUDGET = 17_500  # 13,500 at Core v2; then hooks, anomaly, spellings, prod
+CORE_TOKEN_BUDGET = 17_700  # 13,500 at Core v2; then hooks, anomaly, spellings, prod,
+#                               losses over positions (docs/architecture.md)
 
 
 def code_tokens(source: str) -> int:

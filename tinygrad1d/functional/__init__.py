@@ -3,7 +3,8 @@
 - `core.py`: conv1d, pools, softmax family, losses, linear, dropout, batch norm; mean,
   var, std, min with dim, cat, stack, where, permute, flatten, ...; the argument checks.
 - `everyday.py`: gelu, silu, leaky_relu, elu, softplus, clamp, masked_fill, lerp, minimum,
-  maximum, logsumexp, amax, flip, repeat, split, chunk, sign, floor, ceil, round.
+  maximum, logsumexp, amax, norm, normalize, pad, flip, repeat, split, chunk, sign, floor,
+  ceil, round; embedding, layer_norm, group_norm, conv_transpose1d, interpolate.
 
 Nothing here has a backward of its own: each function is an expression over the primitives.
 """

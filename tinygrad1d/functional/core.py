@@ -525,9 +525,28 @@ def _class_index(target, n: int, c: int, op: str) -> np.ndarray:
     return t
 
 
+def _per_position(loss, x: Tensor, target, reduction: str, *args) -> Tensor:
+    """loss over x (N, C, d1, ...) as torch: every position is one sample of C scores, so x
+    becomes (N*d1*..., C) and target (N, d1, ...), or (N, C, d1, ...) probabilities, to match."""
+    last = (0,) + tuple(range(2, x.ndim)) + (1,)  # the class axis moved last
+    t = target if isinstance(target, Tensor) else np.asarray(target)
+    if t.shape == x.shape:
+        t = t.transpose(last).reshape(-1, x.shape[1])
+    elif t.shape == x.shape[:1] + x.shape[2:]:
+        t = t.reshape(-1)
+    else:
+        raise ValueError(f"{loss.__name__}: target {t.shape} fits neither input {x.shape} "
+                         f"nor its positions {x.shape[:1] + x.shape[2:]}")
+    out = loss(x.transpose(last).reshape(-1, x.shape[1]), t, reduction, *args)
+    return out.reshape(x.shape[:1] + x.shape[2:]) if reduction == "none" else out
+
+
 def nll_loss(logp, target, reduction: str = "mean") -> Tensor:
-    """-logp[i, target[i]] for log-probabilities (N, C) and class indices (N,)."""
+    """-logp[i, target[i]] for log-probabilities (N, C) and class indices (N,); (N, C, d1, ...)
+    with targets (N, d1, ...) scores every position."""
     logp = as_tensor(logp, "nll_loss", "logp")
+    if logp.ndim > 2:
+        return _per_position(nll_loss, logp, target, reduction)
     if logp.ndim != 2:
         raise ValueError(f"nll_loss: expected log-probabilities (N, C), got {logp.shape}")
     t = _class_index(target, logp.shape[0], logp.shape[1], "nll_loss")
@@ -537,7 +556,8 @@ def nll_loss(logp, target, reduction: str = "mean") -> Tensor:
 def cross_entropy(logits, target, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of logits (N, C) (or (C,)) against class indices (N,) or class
     probabilities / one-hot rows (N, C); computed via log_softmax, so stable for large logits.
-    label_smoothing=e mixes the target with the uniform distribution: (1 - e) q + e / C."""
+    label_smoothing=e mixes the target with the uniform distribution: (1 - e) q + e / C.
+    Logits (N, C, d1, ...) score every position, with targets (N, d1, ...)."""
     op = "cross_entropy"
     logits = as_tensor(logits, op, "logits")
     eps = float(label_smoothing)
@@ -547,8 +567,8 @@ def cross_entropy(logits, target, reduction: str = "mean", label_smoothing: floa
         t = target.data if isinstance(target, Tensor) else np.asarray(target)
         out = cross_entropy(logits.reshape(1, -1), t.reshape((1,) + t.shape), reduction, eps)
         return out[0] if reduction == "none" else out
-    if logits.ndim != 2:
-        raise ValueError(f"{op}: expected logits (N, C), got {logits.shape}")
+    if logits.ndim > 2:
+        return _per_position(cross_entropy, logits, target, reduction, eps)
     with scope(op, reduction=reduction):
         logp = logits.log_softmax(axis=1)
         tshape = np.shape(target.data if isinstance(target, Tensor) else target)

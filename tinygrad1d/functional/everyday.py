@@ -19,8 +19,8 @@ from .core import cat, check_int, conv_args, reduce_loss, where, windows
 __all__ = ["amax", "binary_cross_entropy", "binary_cross_entropy_with_logits", "ceil", "chunk",
            "clamp", "conv_transpose1d", "elu", "embedding", "flip", "floor", "gelu", "group_norm",
            "interpolate", "l1_loss", "layer_norm", "leaky_relu", "lerp", "logsumexp",
-           "masked_fill", "maximum", "minimum", "norm", "pad", "repeat", "roll", "round_", "sign",
-           "silu", "softplus", "split"]
+           "masked_fill", "maximum", "minimum", "norm", "normalize", "pad", "repeat", "roll",
+           "round_", "sign", "silu", "softplus", "split"]
 
 def gelu(x, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF through erf (PyTorch's default), or its tanh
@@ -132,6 +132,13 @@ def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
         return total ** (1 / p)
     safe = where(zero, 1.0, total)  # a 0 total takes the constant branch: gradient 0
     return where(zero, 0.0, safe ** (1 / p))
+
+
+def normalize(x, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x divided by its p-norm along dim, the norm held at eps or above (torch's F.normalize):
+    a zero vector stays zero instead of becoming 0 / 0."""
+    x = as_tensor(x, "normalize", "x")
+    return x / norm(x, p, dim, keepdim=True).clamp(min=eps)
 
 
 def roll(x, shifts, dims=None) -> Tensor:
