@@ -24,7 +24,15 @@ def set_grads(ours, theirs, step):
 
 
 @pytest.mark.parametrize("name, kw", [("SGD", {"momentum": 0.9}), ("Adam", {}),
-                                      ("AdamW", {"weight_decay": 0.1}), ("RMSprop", {})])
+                                      ("AdamW", {"weight_decay": 0.1}), ("RMSprop", {}),
+                                      ("Adam", {"amsgrad": True}),
+                                      ("AdamW", {"amsgrad": True, "maximize": True}),
+                                      ("SGD", {"momentum": 0.5, "maximize": True}),
+                                      ("RMSprop", {"maximize": True, "centered": True}),
+                                      ("Adagrad", {"lr_decay": 0.1, "maximize": True,
+                                                   "eps": 1e-10}),  # torch's default eps
+                                      ("Adagrad", {"initial_accumulator_value": 0.3,
+                                                   "eps": 1e-10})])
 def test_param_groups_with_their_own_lr_match_torch(name, kw):
     ours, theirs = twin_params()
     opt = getattr(optim, name)([{"params": [ours[0]]}, {"params": [ours[1]], "lr": 0.05}],
@@ -60,6 +68,14 @@ SCHEDULES = {
     "OneCycleLR": (lambda m, o: m.OneCycleLR(o, max_lr=0.5, total_steps=20)),
     "OneCycleLR linear": (lambda m, o: m.OneCycleLR(o, max_lr=0.5, total_steps=12,
                                                     anneal_strategy="linear", pct_start=0.4)),
+    "MultiStepLR": (lambda m, o: m.MultiStepLR(o, milestones=[9, 2, 5], gamma=0.3)),
+    "LambdaLR": (lambda m, o: m.LambdaLR(o, lr_lambda=lambda n: 1 / (1 + n))),
+    "LambdaLR per group": (lambda m, o: m.LambdaLR(o, [lambda n: 0.9 ** n, lambda n: n % 3])),
+    "ConstantLR": (lambda m, o: m.ConstantLR(o, factor=0.25, total_iters=6)),
+    "PolynomialLR": (lambda m, o: m.PolynomialLR(o, total_iters=11, power=2.0)),
+    "CosineAnnealingWarmRestarts": (lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=4)),
+    "CosineAnnealingWarmRestarts T_mult": (lambda m, o: m.CosineAnnealingWarmRestarts(
+        o, T_0=2, T_mult=2, eta_min=0.01)),
     "SequentialLR": (lambda m, o: m.SequentialLR(
         o, [m.LinearLR(o, start_factor=0.1, total_iters=4), m.ExponentialLR(o, gamma=0.8)],
         milestones=[4])),
@@ -86,6 +102,43 @@ def test_schedules_give_torchs_learning_rates_and_momenta(name):
         sched_t.step()
     for p, t in zip(ours, theirs):  # and the same weights after following the schedule
         np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [{}, {"mode": "max", "patience": 2, "factor": 0.5},
+                                {"patience": 1, "cooldown": 2, "threshold": 0.1},
+                                {"threshold_mode": "abs", "threshold": 0.05, "patience": 0,
+                                 "min_lr": [0.05, 0.01]}])
+def test_reduce_lr_on_plateau_follows_the_metric_as_torch(kw):
+    ours, theirs = twin_params()
+    opt = optim.SGD([{"params": [ours[0]]}, {"params": [ours[1]], "lr": 0.2}], lr=0.1)
+    opt_t = torch.optim.SGD([{"params": [theirs[0]]}, {"params": [theirs[1]], "lr": 0.2}],
+                            lr=0.1)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, **kw)
+    sched_t = torch.optim.lr_scheduler.ReduceLROnPlateau(opt_t, **kw)
+    metric, lrs = 1.0, set()
+    for step in range(60):  # falls, creeps up, jumps down at 30: both improvement rules bite
+        metric = metric * (0.97 if step < 10 else 1.001) - (0.5 if step == 30 else 0.0)
+        sched.step(metric)
+        sched_t.step(metric)
+        assert sched.get_last_lr() == pytest.approx(sched_t.get_last_lr(), rel=1e-12), step
+        lrs.add(tuple(sched.get_last_lr()))
+    assert len(lrs) > 1  # it did reduce
+
+
+def test_new_schedules_refuse_bad_arguments():
+    ours, _ = twin_params()
+    opt = optim.SGD(ours, lr=0.1)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: factor must be in"):
+        lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)
+    with pytest.raises(ValueError, match="LambdaLR: lr_lambda must be a function or a list of 1"):
+        lr_scheduler.LambdaLR(opt, [lambda n: 1.0, lambda n: 2.0])
+    with pytest.raises(ValueError, match="MultiStepLR: milestones must be an int >= 1"):
+        lr_scheduler.MultiStepLR(opt, milestones=[3, 0])
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=3, cycle_momentum=False)
+    for _ in range(3):
+        sched.step()  # torch too allows total_steps steps after the one at construction
+    with pytest.raises(ValueError, match="OneCycleLR: stepped 4 times, past total_steps=3"):
+        sched.step()
 
 
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])

@@ -10,8 +10,9 @@ from __future__ import annotations
 import bisect
 import math
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LinearLR", "OneCycleLR", "SequentialLR",
-           "StepLR"]
+__all__ = ["ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "ExponentialLR",
+           "LambdaLR", "LinearLR", "MultiStepLR", "OneCycleLR", "PolynomialLR",
+           "ReduceLROnPlateau", "SequentialLR", "StepLR"]
 
 
 class _Schedule:
@@ -61,6 +62,62 @@ class StepLR(_Schedule):
         return base * self.gamma ** (n // self.step_size)
 
 
+class MultiStepLR(_Schedule):
+    """lr = base_lr * gamma ** (the number of milestones reached by n)."""
+
+    def __init__(self, optimizer, milestones, gamma: float = 0.1):
+        self.milestones = sorted(_positive_int(m, "MultiStepLR", "milestones") for m in milestones)
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def _lr(self, base, n):
+        return base * self.gamma ** bisect.bisect_right(self.milestones, n)
+
+
+class LambdaLR(_Schedule):
+    """lr = base_lr * lr_lambda(n); one function for every group, or a list of one per group."""
+
+    def __init__(self, optimizer, lr_lambda):
+        groups = len(optimizer.param_groups)
+        fns = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * groups
+        if len(fns) != groups or not all(callable(f) for f in fns):
+            raise ValueError(f"LambdaLR: lr_lambda must be a function or a list of {groups} "
+                             f"functions (one per param group), got {lr_lambda!r}")
+        self.lr_lambdas = fns
+        super().__init__(optimizer)
+
+    def _apply(self) -> None:
+        for g, base, fn in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas):
+            g["lr"] = base * fn(self.count)
+
+    def _lr(self, base, n):
+        return base * self.lr_lambdas[0](n)
+
+
+class ConstantLR(_Schedule):
+    """lr = base_lr * factor for the first total_iters steps, then base_lr."""
+
+    def __init__(self, optimizer, factor: float = 1 / 3, total_iters: int = 5):
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor, self.total = factor, _positive_int(total_iters, "ConstantLR", "total_iters")
+        super().__init__(optimizer)
+
+    def _lr(self, base, n):
+        return base * (self.factor if n < self.total else 1.0)
+
+
+class PolynomialLR(_Schedule):
+    """lr = base_lr * (1 - min(n, total_iters) / total_iters) ** power."""
+
+    def __init__(self, optimizer, total_iters: int = 5, power: float = 1.0):
+        self.total, self.power = _positive_int(total_iters, "PolynomialLR", "total_iters"), power
+        super().__init__(optimizer)
+
+    def _lr(self, base, n):
+        return base * (1 - min(n, self.total) / self.total) ** self.power
+
+
 class ExponentialLR(_Schedule):
     """lr = base_lr * gamma ** n."""
 
@@ -83,6 +140,25 @@ class CosineAnnealingLR(_Schedule):
 
     def _lr(self, base, n):
         return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * n / self.T_max)) / 2
+
+
+class CosineAnnealingWarmRestarts(_Schedule):
+    """The cosine of CosineAnnealingLR over a period of T_0 steps, restarting at base_lr at
+    the end of each period; each period T_mult times longer than the one before (SGDR)."""
+
+    def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0):  # noqa: N803
+        self.T_0 = _positive_int(T_0, "CosineAnnealingWarmRestarts", "T_0")
+        self.T_mult = _positive_int(T_mult, "CosineAnnealingWarmRestarts", "T_mult")
+        self.eta_min = eta_min
+        super().__init__(optimizer)
+
+    def _lr(self, base, n):
+        period = self.T_0
+        if self.T_mult == 1:
+            n %= period
+        while n >= period:  # at most log(n / T_0) rounds when the periods grow
+            n, period = n - period, period * self.T_mult
+        return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * n / period)) / 2
 
 
 class LinearLR(_Schedule):
@@ -143,7 +219,9 @@ class OneCycleLR(_Schedule):
     def _phase(self, n: int) -> tuple[int, float]:
         if n <= self.up:
             return 0, n / self.up if self.up > 0 else 1.0
-        return 1, min(1.0, (n - self.up) / (self.total - 1 - self.up))
+        if n > self.total:
+            raise ValueError(f"OneCycleLR: stepped {n} times, past total_steps={self.total}")
+        return 1, (n - self.up) / (self.total - 1 - self.up)  # torch's step total: a bit past
 
     def _lr(self, base, n):
         phase, pct = self._phase(n)
@@ -175,3 +253,54 @@ class SequentialLR(_Schedule):
     def _lr(self, base, n):
         i = bisect.bisect_right(self.milestones, n)
         return self.schedulers[i]._lr(base, n - (self.milestones[i - 1] if i else 0))
+
+
+class ReduceLROnPlateau:
+    """Divide lr by 1/factor when a metric has stopped improving for `patience` calls of
+    step(metric), then wait `cooldown` calls; torch's arguments and rule. Not a closed form of
+    the step count: it follows the metric, so it keeps its own counters."""
+
+    def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr=0.0, eps: float = 1e-8):
+        if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: mode 'min' or 'max' and threshold_mode 'rel' "
+                             f"or 'abs', got {mode!r}, {threshold_mode!r}")
+        if not 0 <= factor < 1:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in [0, 1), got {factor}")
+        groups = len(optimizer.param_groups)
+        self.min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * groups
+        if len(self.min_lrs) != groups:
+            raise ValueError(f"ReduceLROnPlateau: {len(self.min_lrs)} min_lr for {groups} "
+                             "param groups")
+        self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
+        self.threshold, self.threshold_mode, self.cooldown, self.eps = (
+            threshold, threshold_mode, cooldown, eps)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = self.cooldown_counter = self.last_epoch = 0
+
+    def _better(self, a: float) -> bool:  # torch's four rules, exactly (signs included)
+        rel, t = self.threshold_mode == "rel", self.threshold
+        if self.mode == "min":
+            return a < (self.best * (1 - t) if rel else self.best - t)
+        return a > (self.best * (1 + t) if rel else self.best + t)
+
+    def step(self, metrics) -> None:
+        current = float(metrics)
+        self.last_epoch += 1
+        if self._better(current):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for g, low in zip(self.optimizer.param_groups, self.min_lrs):
+                new = max(g["lr"] * self.factor, low)
+                if g["lr"] - new > self.eps:
+                    g["lr"] = new
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+
+    def get_last_lr(self) -> list[float]:
+        return [g["lr"] for g in self.optimizer.param_groups]

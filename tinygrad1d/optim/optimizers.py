@@ -90,7 +90,8 @@ class Optimizer:
                     state.update((s, np.zeros_like(p.data)) for s in self.slots)
                     state["step"] = 0
                 state["step"] += 1
-                self.update(p.data, p.grad, state, group)
+                g = -p.grad if group.get("maximize") else p.grad  # ascend instead, as torch
+                self.update(p.data, g, state, group)
 
     def update(self, p: np.ndarray, g: np.ndarray, state: dict,
                h: dict) -> None:  # pragma: no cover - abstract
@@ -148,15 +149,15 @@ class SGD(Optimizer):
     """SGD with optional momentum (PyTorch's form: buf = mu*buf + g), Nesterov momentum and
     L2 weight decay."""
 
-    hyper = ("lr", "momentum", "weight_decay", "dampening", "nesterov")
+    hyper = ("lr", "momentum", "weight_decay", "dampening", "nesterov", "maximize")
     slots = ("buf",)
 
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0, dampening: float = 0.0):
+                 weight_decay: float = 0.0, dampening: float = 0.0, maximize: bool = False):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0")
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                         dampening=dampening, nesterov=nesterov)
+                         dampening=dampening, nesterov=nesterov, maximize=maximize)
 
     def update(self, p, g, state, h):
         if h["weight_decay"]:
@@ -173,32 +174,41 @@ class SGD(Optimizer):
 
 
 class AdaGrad(Optimizer):
-    """p -= lr * g / (sqrt(sum of g^2 so far) + eps)."""
+    """p -= lr_t * g / (sqrt(sum of g^2 so far) + eps), lr_t = lr / (1 + (t - 1) lr_decay),
+    the sum starting at initial_accumulator_value (torch.optim.Adagrad)."""
 
-    hyper = ("lr", "eps", "weight_decay")
+    hyper = ("lr", "eps", "weight_decay", "lr_decay", "initial_accumulator_value", "maximize")
     slots = ("sum",)
 
-    def __init__(self, params, lr: float = 0.01, eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay)
+    # eps third and 1e-8, as API.md names it (torch: eps=1e-10, after lr_decay etc.)
+    def __init__(self, params, lr: float = 0.01, eps: float = 1e-8, weight_decay: float = 0.0,
+                 lr_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 maximize: bool = False):
+        super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay, lr_decay=lr_decay,
+                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
 
     def update(self, p, g, state, h):
         if h["weight_decay"]:
             g = g + h["weight_decay"] * p
+        if state["step"] == 1:
+            state["sum"] += h["initial_accumulator_value"]
         state["sum"] += g * g
-        p -= h["lr"] * g / (np.sqrt(state["sum"]) + h["eps"])
+        lr = h["lr"] / (1 + (state["step"] - 1) * h["lr_decay"])
+        p -= lr * g / (np.sqrt(state["sum"]) + h["eps"])
 
 
 class RMSProp(Optimizer):
     """v = alpha*v + (1-alpha)*g^2; p -= lr * g / (sqrt(v) + eps), with torch's optional
     momentum and centered variants."""
 
-    hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+    hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
     slots = ("square_avg", "grad_avg", "buf")
 
     def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 maximize: bool = False):
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                         momentum=momentum, centered=centered)
+                         momentum=momentum, centered=centered, maximize=maximize)
 
     def update(self, p, g, state, h):
         if h["weight_decay"]:
@@ -223,17 +233,20 @@ class RMSProp(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam with bias correction; weight_decay is L2 added to the gradient (torch.optim.Adam)."""
+    """Adam with bias correction; weight_decay is L2 added to the gradient (torch.optim.Adam);
+    amsgrad divides by the largest second moment seen so far instead of the current one."""
 
-    hyper = ("lr", "betas", "eps", "weight_decay")
+    hyper = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")
     slots = ("m", "v")
     decoupled = False
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0):
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
+                 maximize: bool = False):
         if not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas}")
-        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize)
 
     def update(self, p, g, state, h):
         b1, b2 = h["betas"]
@@ -247,6 +260,8 @@ class Adam(Optimizer):
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * g * g
+        if h["amsgrad"]:  # its own state, made only when asked for
+            v = np.maximum(state.setdefault("v_max", np.zeros_like(v)), v, out=state["v_max"])
         t = state["step"]
         p -= h["lr"] / (1 - b1 ** t) * m / (np.sqrt(v) / math.sqrt(1 - b2 ** t) + h["eps"])
 
@@ -257,5 +272,7 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.01):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+                 eps: float = 1e-8, weight_decay: float = 0.01, amsgrad: bool = False,
+                 maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize)
