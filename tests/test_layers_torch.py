@@ -112,3 +112,41 @@ def test_conv_transpose1d_is_the_adjoint_of_conv1d():
 def test_upsample_matches_torch(kw):
     compare(tg.nn.Upsample(**kw), torch.nn.Upsample(**kw),
             np.random.default_rng(9).standard_normal((2, 3, 5)))
+
+
+@pytest.mark.parametrize("kw", [{}, {"momentum": None}, {"track_running_stats": False},
+                                {"affine": False, "momentum": 0.3, "eps": 1e-3}])
+def test_batch_norm_options_as_torch_through_training_and_eval(kw):
+    ours, theirs = tg.nn.BatchNorm1d(3, **kw), torch.nn.BatchNorm1d(3, **kw)
+    x = np.random.default_rng(10).standard_normal((4, 3, 6))
+    for step in range(3):  # running statistics (or none) across several batches
+        compare(ours, theirs, x + step)
+    ours.eval()
+    theirs.eval()
+    compare(ours, theirs, x)
+    for name, b in theirs.named_buffers():
+        np.testing.assert_allclose(getattr(ours, name), b.numpy(), rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding", [2, "same"])
+def test_conv1d_padding_modes_as_torch(mode, padding):
+    ours = tg.nn.Conv1d(3, 4, 4, padding=padding, padding_mode=mode)
+    theirs = torch.nn.Conv1d(3, 4, 4, padding=padding, padding_mode=mode)
+    compare(ours, theirs, np.random.default_rng(11).standard_normal((2, 3, 9)))
+    with pytest.raises(ValueError, match="Conv1d: padding_mode must be 'zeros'"):
+        tg.nn.Conv1d(3, 4, 4, padding_mode="mirror")
+
+
+def test_max_pool_indices_and_flatten_spellings_as_torch():
+    x = np.random.default_rng(12).standard_normal((2, 3, 11))
+    for kw in [{}, {"stride": 1, "padding": 1}, {"dilation": 2, "padding": 1, "ceil_mode": True}]:
+        out, idx = tg.nn.MaxPool1d(3, return_indices=True, **kw)(tg.tensor(x))
+        out_t, idx_t = torch.nn.MaxPool1d(3, return_indices=True, **kw)(torch.tensor(x))
+        np.testing.assert_array_equal(out.data, out_t.numpy())
+        np.testing.assert_array_equal(idx.data, idx_t.numpy())
+    out, idx = F.max_pool1d(tg.tensor(x[0]), 2, return_indices=True)  # unbatched (C, L)
+    np.testing.assert_array_equal(idx.data, torch.nn.functional.max_pool1d(
+        torch.tensor(x[0]), 2, return_indices=True)[1].numpy())
+    flat = tg.nn.Flatten(start_dim=0, end_dim=1)(tg.tensor(x))
+    assert flat.shape == tuple(torch.nn.Flatten(start_dim=0, end_dim=1)(torch.tensor(x)).shape)

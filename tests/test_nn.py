@@ -148,13 +148,19 @@ def test_shared_parameter_collects_the_gradient_of_every_use(f64):
 def test_buffers_are_in_state_dict_but_not_parameters():
     bn = nn.BatchNorm1d(3)
     assert [n for n, _ in bn.named_parameters()] == ["weight", "bias"]
-    assert list(bn.state_dict()) == ["weight", "bias", "running_mean", "running_var"]
+    assert list(bn.state_dict()) == ["weight", "bias", "running_mean", "running_var",
+                                     "num_batches_tracked"]  # torch's keys, in torch's order
     seq = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
     assert {n for n, _ in seq.named_parameters()} == {"0.weight", "0.bias", "1.weight",
                                                       "1.bias"}
     assert set(seq.state_dict()) == {"0.weight", "0.bias", "1.weight", "1.bias",
-                                     "1.running_mean", "1.running_var"}
+                                     "1.running_mean", "1.running_var", "1.num_batches_tracked"}
     np.testing.assert_array_equal(seq.state_dict()["1.running_var"], np.ones(3))
+    old = {k: v for k, v in seq.state_dict().items() if "num_batches" not in k}
+    seq.load_state_dict(old)  # a checkpoint from before the counter still loads, strictly
+    assert list(nn.BatchNorm1d(3, track_running_stats=False).state_dict()) == ["weight", "bias"]
+    seq.double()
+    assert seq[1].num_batches_tracked.dtype == np.int64  # counters do not become floats
 
 
 # ================================================================== state_dict

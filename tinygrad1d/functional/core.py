@@ -217,21 +217,26 @@ def _batch_first(y: Tensor, like: Tensor) -> Tensor:
 
 
 def max_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
-               dilation: int = 1, ceil_mode: bool = False) -> Tensor:
+               dilation: int = 1, ceil_mode: bool = False, return_indices: bool = False):
     """Max over sliding windows: (N, C, L) -> (N, C, L_out); stride defaults to kernel_size.
 
     Padding is -inf. The windows are gathered as for conv1d, the winner of each is found on the
     data and kept by a one-hot selection: the gradient goes to that one element (the first of
     equal maxima, as torch), and an element that wins several overlapping windows receives
-    the sum, through the gather's scatter-add."""
+    the sum, through the gather's scatter-add. return_indices=True also returns where each
+    winner sits in x's last axis, as torch (an int64 array's Tensor, not differentiable)."""
     x, win = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool1d")
     with scope("max_pool1d", kernel_size=win.kernel_size, stride=win.stride,
                padding=padding):
         xt, axis = _batch_last(x)
         cols = xt.gather(win, axis=axis, value=-np.inf)  # (C, L, N) -> (C, K, L_out, N)
         pick = _first_max(cols.data)  # one-hot over K: the first maximum, as torch
-        out = OPS["where"].apply(const(pick), cols, 0.0).sum(axis=1)  # -> (C, L_out, N)
-        return _batch_first(out, x)
+        out = _batch_first(OPS["where"].apply(const(pick), cols, 0.0).sum(axis=1), x)
+    if not return_indices:
+        return out
+    taps = const(pick.argmax(axis=1) * win.dilation - win.padding[0])  # (C, L_out, N)
+    at = win.stride * np.arange(win.n_out).reshape((-1,) + (1,) * (pick.ndim - 3))
+    return out, _batch_first(taps + const(at), x)
 
 
 def _first_max(w: np.ndarray) -> np.ndarray:

@@ -35,14 +35,19 @@ class Linear(Module):
 class Conv1d(Module):
     """1-D convolution layer: weight (C_out, C_in // groups, K), bias (C_out,)."""
 
+    # init (API.md) sits where torch has padding_mode, so padding_mode is keyword-only
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding=0, dilation: int = 1, groups: int = 1, bias: bool = True,
-                 init="xavier"):
+                 init="xavier", *, padding_mode: str = "zeros"):
         op = "Conv1d"
         in_channels = F.check_int(in_channels, op, "in_channels", 1)
         out_channels = F.check_int(out_channels, op, "out_channels", 1)
-        kernel_size, stride, _, dilation, groups = F.conv_args(op, kernel_size, stride, padding,
-                                                               dilation, groups)
+        kernel_size, stride, pads, dilation, groups = F.conv_args(op, kernel_size, stride,
+                                                                  padding, dilation, groups)
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"Conv1d: padding_mode must be 'zeros', 'reflect', 'replicate' or "
+                             f"'circular', got {padding_mode!r}")
+        self.padding_mode, self._pads = padding_mode, pads
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv1d: groups={groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
@@ -53,6 +58,9 @@ class Conv1d(Module):
                                          (out_channels,) if bias else None)
 
     def forward(self, x):
+        if self.padding_mode != "zeros" and any(self._pads):  # pad by copying x, as torch
+            x = F.pad(x, self._pads, mode=self.padding_mode)
+            return F.conv1d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
         return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
@@ -84,23 +92,38 @@ class BatchNorm1d(Module):
     """Batch normalisation over (N, C) or (N, C, L) with learned weight/bias and running
     statistics (buffers running_mean, running_var) used in eval mode, as torch."""
 
-    _buffers = ("running_mean", "running_var")
+    _buffers = ("running_mean", "running_var", "num_batches_tracked")
+    _optional_buffers = ("num_batches_tracked",)  # checkpoints from before it load as torch's
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = True):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True):
+        if momentum is not None and not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1] or None, got {momentum}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.track_running_stats = track_running_stats
         self.weight = Parameter(np.ones(num_features, get_default_dtype())) if affine else None
         self.bias = Parameter(np.zeros(num_features, get_default_dtype())) if affine else None
-        self.running_mean = np.zeros(num_features, np.float64)
-        self.running_var = np.ones(num_features, np.float64)
+        if track_running_stats:
+            self.running_mean = np.zeros(num_features, np.float64)
+            self.running_var = np.ones(num_features, np.float64)
+            self.num_batches_tracked = np.zeros((), np.int64)
+        else:  # batch statistics always, in eval mode too
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+            self._buffers = ()
 
     def forward(self, x):
         x = as_tensor(x, type(self).__name__)
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d: expected (N, {self.num_features}) or "
                              f"(N, {self.num_features}, L), got {x.shape}")
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked += 1  # in place: the 0-d array is the buffer
+            if momentum is None:  # a cumulative average: every batch weighs the same
+                momentum = 1.0 / float(self.num_batches_tracked)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training, self.momentum, self.eps)
+                            self.training or not self.track_running_stats, momentum or 0.0,
+                            self.eps)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

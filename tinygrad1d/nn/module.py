@@ -163,7 +163,9 @@ class Module:
         always raises."""
         own = dict(self.named_parameters())
         own.update(self.named_buffers())
-        missing = [k for k in own if k not in state]
+        optional = {_join(prefix, n) for prefix, m in self.named_modules()
+                    for n in getattr(m, "_optional_buffers", ())}
+        missing = [k for k in own if k not in state and k not in optional]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):
             raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys "
@@ -201,8 +203,9 @@ class Module:
             for _, p in self.named_parameters():
                 p.data, p.grad = p.data.astype(dtype), None
             for m in self.modules():
-                for name in m._buffers:
-                    setattr(m, name, np.asarray(getattr(m, name)).astype(dtype))
+                for name in m._buffers:  # float buffers follow; counters stay integers
+                    b = np.asarray(getattr(m, name))
+                    setattr(m, name, b.astype(dtype) if b.dtype.kind == "f" else b)
         return self
 
     def double(self) -> Module:

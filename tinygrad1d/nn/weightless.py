@@ -40,13 +40,15 @@ class GlobalAvgPool1d(_Fn):
 
 
 class Flatten(Module):
-    """Merge the axes from start_axis on: (N, C, L) -> (N, C*L)."""
+    """Merge the axes start_axis..end_axis (torch: start_dim..end_dim): (N, C, L) -> (N, C*L)."""
 
-    def __init__(self, start_axis: int = 1):
-        self.start_axis = start_axis
+    def __init__(self, start_axis: int = 1, end_axis: int = -1, *, start_dim=None,
+                 end_dim=None):
+        self.start_axis = start_axis if start_dim is None else start_dim
+        self.end_axis = end_axis if end_dim is None else end_dim
 
     def forward(self, x):
-        return x.flatten(self.start_axis)
+        return x.flatten(self.start_axis, self.end_axis)
 
 
 class Dropout(Module):
@@ -73,15 +75,17 @@ class _Pool(Module):
 
 
 class MaxPool1d(_Pool):
-    """Max over sliding windows; arguments in PyTorch's order."""
+    """Max over sliding windows; arguments in PyTorch's order (return_indices before
+    ceil_mode, as torch.nn.MaxPool1d)."""
 
     def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0,
-                 dilation: int = 1, ceil_mode: bool = False):
+                 dilation: int = 1, return_indices: bool = False, ceil_mode: bool = False):
         self._set(kernel_size, stride, padding, dilation, ceil_mode)
+        self.return_indices = bool(return_indices)
 
     def forward(self, x):
         return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode)
+                            self.ceil_mode, self.return_indices)
 
 
 class AvgPool1d(_Pool):
