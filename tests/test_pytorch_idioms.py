@@ -112,6 +112,21 @@ IDIOMS = {
         x, f.softmax(x * 2, dim=1))),
     "nll_loss over positions": (X3, lambda m, f, x: f.nll_loss(
         f.log_softmax(x, dim=1), _labels(m, (2, 4)), reduction="sum")),
+    "sort(dim=1).values": (TIED, lambda m, f, x: x.sort(dim=1).values),
+    "sort(descending).indices, ties stable": (TIED, lambda m, f, x: (
+        x.sort(dim=0, descending=True, stable=True) if m is torch else
+        x.sort(dim=0, descending=True)).indices),
+    "topk(2, dim=1).values": (X, lambda m, f, x: x.topk(2, dim=1).values),
+    "topk(3, largest=False)[1]": (X, lambda m, f, x: x.topk(3, largest=False)[1]),
+    "outer": (X, lambda m, f, x: x[0].outer(x[1])),
+    "x % 0.7": (X, lambda m, f, x: x % 0.7),
+    "x % y (both)": (X, lambda m, f, x: x % (x.abs() + 0.5)),
+    "x.max(other)": (X, lambda m, f, x: x.max(x.flip(0))),
+    "x.min(other)": (X, lambda m, f, x: x.min(x * 0.5)),
+    "expand(-1, 5)": (X, lambda m, f, x: x[:, :1].expand(-1, 5)),
+    "expand(2, -1, 4)": (X, lambda m, f, x: x[:, :1].expand(2, -1, 4)),
+    "expand_as": (X, lambda m, f, x: x[:1].expand_as(x)),
+    "abs(x)": (X, lambda m, f, x: abs(x)),
 }
 
 
@@ -304,3 +319,24 @@ def test_losses_over_positions_refuse_a_target_that_fits_nothing():
         F.cross_entropy(tg.tensor(X3), np.zeros((2, 3), int))
     with pytest.raises(ValueError, match=r"nll_loss: target \(4,\) fits neither"):
         F.nll_loss(tg.tensor(X3), np.zeros(4, int))
+
+
+def test_integer_results_as_torch_and_never_differentiated():
+    x = tg.tensor(X, dtype=np.float64, requires_grad=True)
+    np.testing.assert_array_equal((x // 0.5).data, (torch.tensor(X) // 0.5).numpy())
+    np.testing.assert_array_equal((3.0 // (x.abs() + 1)).data,
+                                  (3.0 // (torch.tensor(X).abs() + 1)).numpy())
+    assert not (x // 0.5).requires_grad  # torch has no derivative for floor_divide either
+    for name in ("long", "int", "bool"):
+        ours, theirs = getattr(x, name)(), getattr(torch.tensor(X), name)()
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    tg.manual_seed(3)
+    labels = tg.randint(0, 4, (50,))
+    assert labels.dtype == np.int64 and labels.shape == (50,)
+    assert set(labels.data.tolist()) == {0, 1, 2, 3}
+    assert tg.randint(5, size=3).data.max() < 5 and tg.empty(2, 3).shape == (2, 3)
+    with pytest.raises(ValueError, match="randint: high=2 must be above low=2"):
+        tg.randint(2, 2, (3,))
+    with pytest.raises(ValueError, match=r"topk: k=5 is more than the 4 values along dim 1"):
+        x.topk(5)

@@ -33,6 +33,23 @@ def rand(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
     return _filled(default_rng().random, shape, requires_grad, dtype, "rand")
 
 
+def empty(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
+    """torch.empty's shape and dtype; the values are zeros (numpy's uninitialised memory
+    would make a run depend on what was there before)."""
+    return _filled(np.zeros, shape, requires_grad, dtype, "empty")
+
+
+def randint(low: int, high: int | None = None, size=(), dtype=np.int64) -> Tensor:
+    """Integers drawn uniformly from [low, high) (randint(high, size) counts from 0), int64
+    as torch: labels and indices, never differentiated."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: high={high} must be above low={low}")
+    shape = shape_args(size if isinstance(size, (tuple, list)) else (size,), "randint")
+    return Tensor._make(default_rng().integers(low, high, shape).astype(dtype), False, None)
+
+
 def full(shape, fill_value: float, requires_grad: bool = False, dtype=None) -> Tensor:
     """A Tensor of `shape` filled with fill_value: tg.full((2, 3), 0.5)."""
     shape = shape_args(shape if isinstance(shape, (tuple, list)) else (shape,), "full")

@@ -475,8 +475,12 @@ class Transpose(Function):
 class Expand(_Broadcasting):
     @classmethod
     def method(cls, x, *shape):
-        """Broadcast to `shape` (varargs or one tuple), numpy's rules."""
+        """Broadcast to `shape` (varargs or one tuple), numpy's rules; -1 keeps that axis's
+        size, as torch."""
         shape = shape_args(shape, "expand")
+        lead = len(shape) - x.ndim
+        shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n
+                      for i, n in enumerate(shape))
         try:
             full = np.broadcast_shapes(x.shape, shape)
         except ValueError:

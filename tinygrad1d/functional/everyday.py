@@ -14,13 +14,14 @@ from ..tensor import OPS, Tensor, _lift, as_index, as_tensor, normalize_axes, no
 from ..tensor import shape_args
 from ..tensor import torch_spelling
 from ..tensor import scope
+from ..ops import MinMax
 from .core import cat, check_int, conv_args, reduce_loss, where, windows
 
 __all__ = ["amax", "binary_cross_entropy", "binary_cross_entropy_with_logits", "ceil", "chunk",
            "clamp", "conv_transpose1d", "elu", "embedding", "flip", "floor", "gelu", "group_norm",
            "interpolate", "l1_loss", "layer_norm", "leaky_relu", "lerp", "logsumexp",
-           "masked_fill", "maximum", "minimum", "norm", "normalize", "pad", "repeat", "roll",
-           "round_", "sign", "silu", "softplus", "split"]
+           "masked_fill", "maximum", "minimum", "norm", "normalize", "outer", "pad", "repeat",
+           "roll", "round_", "sign", "silu", "softplus", "sort", "split", "topk"]
 
 def gelu(x, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF through erf (PyTorch's default), or its tanh
@@ -475,7 +476,88 @@ def _pad_index(n: int, left: int, right: int, mode: str) -> np.ndarray:
     return np.where(i < n, i, period - i)
 
 
+# ================================================================== sorting, integer arithmetic
+
+
+def _indices(a: np.ndarray) -> Tensor:
+    return Tensor._make(a, False, None)  # int64 positions: never differentiated
+
+
+def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> MinMax:
+    """(values, indices) along dim, as torch.sort. The values are a gather, so each carries
+    its own element's gradient; equal values keep their order (always stable)."""
+    x = as_tensor(x, "sort", "x")
+    dim = normalize_axis(dim, x.ndim, "sort")
+    idx = np.argsort(-x.data if descending else x.data, axis=dim, kind="stable")
+    return MinMax(x.gather(dim, idx), _indices(idx))
+
+
+def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> MinMax:  # noqa: A002
+    """The k largest (or smallest) along dim, as torch.topk: (values, indices), values
+    gathered (differentiable), largest first; ties keep their order."""
+    x = as_tensor(x, "topk", "x")
+    dim = normalize_axis(dim, x.ndim, "topk")
+    k = check_int(k, "topk", "k", 0)
+    if k > x.shape[dim]:
+        raise ValueError(f"topk: k={k} is more than the {x.shape[dim]} values along dim {dim} "
+                         f"of shape {x.shape}")
+    order = np.argsort(-x.data if largest else x.data, axis=dim, kind="stable")
+    idx = np.take(order, np.arange(k), axis=dim)
+    return MinMax(x.gather(dim, idx), _indices(idx))
+
+
+def outer(x, y) -> Tensor:
+    """x (n,) times y (m,) -> (n, m), as torch.outer."""
+    x, y = as_tensor(x, "outer", "x"), as_tensor(y, "outer", "y")
+    if x.ndim != 1 or y.ndim != 1:
+        raise ValueError(f"outer: expected two vectors, got shapes {x.shape} and {y.shape}")
+    return x.reshape(-1, 1) * y.reshape(1, -1)
+
+
+def _floordiv(x, y) -> Tensor:
+    """x // y: floor(x / y), a step function; like torch, no gradient flows through it (the
+    result is a constant, so a backward that needs it fails rather than returning zeros)."""
+    x, y = (getattr(a, "data", a) for a in _lift((x, y), "floordiv"))
+    return Tensor._make(np.floor_divide(x, y), False, None)
+
+
+def _mod(x, y) -> Tensor:
+    """x % y = x - floor(x / y) * y, the sign of y (Python's and torch.remainder's): the
+    gradient is 1 for x and -floor(x / y) for y."""
+    x, y = _lift((x, y), "remainder")
+    return x - floor(x / y) * y
+
+
+def _cast(dtype):
+    def cast(x) -> Tensor:  # torch's x.long(), x.int(), x.bool(): values, not differentiable
+        return Tensor._make(x.data.astype(dtype), False, None)
+    cast.__name__ = {np.int64: "long", np.int32: "int", np.bool_: "bool"}[dtype]
+    return cast
+
+
+def _or_elementwise(reduce, elementwise):
+    """x.max(other) / x.min(other) is torch's elementwise form; anything else reduces."""
+    def method(x, *args, **kwargs):
+        if len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
+            return elementwise(x, args[0])
+        return reduce(x, *args, **kwargs)
+    method.__name__, method.__doc__ = reduce.__name__, reduce.__doc__
+    return method
+
+
+Tensor.max = _or_elementwise(Tensor.max, maximum)
+Tensor.min = _or_elementwise(Tensor.min, minimum)
+Tensor.__floordiv__ = _floordiv
+Tensor.__rfloordiv__ = lambda x, y: _floordiv(y, x)
+Tensor.__mod__ = _mod
+Tensor.__rmod__ = lambda x, y: _mod(y, x)
+Tensor.__abs__ = lambda x: x.abs()
+Tensor.expand_as = lambda x, other: x.expand(other.shape)
+for _dtype in (np.int64, np.int32, np.bool_):
+    setattr(Tensor, _cast(_dtype).__name__, _cast(_dtype))
+
+
 for _f in (norm, roll, amax, minimum, clamp, masked_fill, lerp, logsumexp, flip, repeat, split,
-           chunk, sign, floor, ceil, round_):
+           chunk, sign, floor, ceil, round_, sort, topk, outer):
     setattr(Tensor, _f.__name__, _f)  # x.clamp(0, 1), x.flip(0), ...: as PyTorch's methods
 Tensor.clip = clamp
