@@ -278,6 +278,8 @@ def test_f_pad_refuses_what_torch_refuses_naming_the_axis():
     with pytest.raises(ValueError, match="pad: pad .* must be int pairs"):
         F.pad(x, (1.5, 1))
     assert F.pad(x, (-3, -3)).shape == (1, 1, 0)  # as torch: cut to nothing is allowed
+    with pytest.raises(ValueError, match="pad: replicate padding reads samples, and axis 2"):
+        F.pad(tg.zeros(1, 1, 0), (1, 1), mode="replicate")
 
 
 def test_activation_modules_and_containers_as_torch():

@@ -437,6 +437,9 @@ def pad(x, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
         axis = x.ndim - 1 - k
         n = x.shape[axis]
         kept = n - max(0, -left) - max(0, -right)  # what the cuts leave
+        if n == 0 and mode != "constant":
+            raise ValueError(f"pad: {mode} padding reads samples, and axis {axis} of shape "
+                             f"{x.shape} has none")
         # constant and circular cut first; reflect and replicate need an output to map
         if kept < 0 if mode in ("constant", "circular") else n + left + right < 1:
             raise ValueError(f"pad: ({left}, {right}) cuts more than axis {axis} of size {n} "
