@@ -260,8 +260,10 @@ class Adam(Optimizer):
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * g * g
-        if h["amsgrad"]:  # its own state, made only when asked for
-            v = np.maximum(state.setdefault("v_max", np.zeros_like(v)), v, out=state["v_max"])
+        if h["amsgrad"]:  # the largest v so far: its own state, made only when asked for
+            if "v_max" not in state:
+                state["v_max"] = np.zeros_like(v)
+            v = np.maximum(state["v_max"], v, out=state["v_max"])
         t = state["step"]
         p -= h["lr"] / (1 - b1 ** t) * m / (np.sqrt(v) / math.sqrt(1 - b2 ** t) + h["eps"])
 
