@@ -150,3 +150,13 @@ def test_max_pool_indices_and_flatten_spellings_as_torch():
         torch.tensor(x[0]), 2, return_indices=True)[1].numpy())
     flat = tg.nn.Flatten(start_dim=0, end_dim=1)(tg.tensor(x))
     assert flat.shape == tuple(torch.nn.Flatten(start_dim=0, end_dim=1)(torch.tensor(x)).shape)
+
+
+def test_state_dict_order_and_reprs_as_torch():
+    def build(m):
+        return m.Sequential(m.Conv1d(1, 2, 3), m.BatchNorm1d(2), m.ReLU(), m.Flatten(),
+                            m.Linear(10, 3))
+    assert list(build(tg.nn).state_dict()) == list(build(torch.nn).state_dict())
+    for spec in ["RNN(3, 4, num_layers=2, bidirectional=True)", "GRU(3, 4)",
+                 "LSTM(3, 4, bias=False, batch_first=True)", "Embedding(5, 3)"]:
+        assert repr(eval("tg.nn." + spec)) == repr(eval("torch.nn." + spec))

@@ -174,6 +174,9 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: expected (N, {self.num_channels}, ...), got {x.shape}")
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}"
+
 
 class Embedding(Module):
     """A table of num_embeddings vectors of embedding_dim, drawn from N(0, 1) as torch; the
@@ -227,6 +230,11 @@ class ConvTranspose1d(Module):
         return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
                                   self.output_padding, self.groups, self.dilation)
 
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, output_padding="
+                f"{self.output_padding}, dilation={self.dilation}, groups={self.groups}")
+
 
 class Upsample(Module):
     """Resize the length axis (F.interpolate): by size or scale_factor, nearest or linear."""
@@ -241,3 +249,7 @@ class Upsample(Module):
 
     def forward(self, x):
         return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+
+    def extra_repr(self):
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        return f"{what}, mode={self.mode!r}"

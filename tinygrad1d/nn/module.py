@@ -151,9 +151,17 @@ class Module:
 
     # -- state
     def state_dict(self) -> OrderedDict:
-        """name -> a copy of every parameter and buffer."""
-        out = OrderedDict((n, p.data.copy()) for n, p in self.named_parameters())
-        out.update((n, np.array(b, copy=True)) for n, b in self.named_buffers())
+        """name -> a copy of every parameter and buffer, in PyTorch's order: module by module,
+        each module's parameters before its buffers."""
+        params = dict(self.named_parameters())
+        out = OrderedDict()
+        for prefix, m in self.named_modules():
+            for name, v in m._children():
+                key = _join(prefix, name)
+                if isinstance(v, Parameter) and params.get(key) is v:
+                    out[key] = v.data.copy()
+            for name in m._buffers:
+                out[_join(prefix, name)] = np.array(getattr(m, name), copy=True)
         return out
 
     def load_state_dict(self, state: dict, strict: bool = True) -> IncompatibleKeys:

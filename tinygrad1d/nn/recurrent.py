@@ -117,6 +117,12 @@ class _Recurrent(Module):
     def _last(state):
         return state
 
+    def extra_repr(self):  # as torch's: the sizes, then what differs from the defaults
+        defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+                    "bidirectional": False}
+        changed = [f"{k}={getattr(self, k)}" for k, d in defaults.items() if getattr(self, k) != d]
+        return ", ".join([f"{self.input_size}, {self.hidden_size}"] + changed)
+
 
 class RNN(_Recurrent):
     """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (nonlinearity="relu": relu)."""
