@@ -3,7 +3,8 @@
 Each sets every parameter group's lr from the number of step() calls so far (call it after
 optimizer.step(), per batch or per epoch: your choice), starting from the group's lr when
 the first schedule was made (group["initial_lr"], as torch), and applies step 0 at
-construction. All are closed forms of the step count, so a resumed run needs only `count`.
+construction. All but ReduceLROnPlateau are closed forms of the step count, so a resumed
+run needs only `count`; ReduceLROnPlateau follows a metric instead (step(metric)).
 """
 from __future__ import annotations
 
@@ -221,7 +222,8 @@ class OneCycleLR(_Schedule):
             return 0, n / self.up if self.up > 0 else 1.0
         if n > self.total:
             raise ValueError(f"OneCycleLR: stepped {n} times, past total_steps={self.total}")
-        return 1, (n - self.up) / (self.total - 1 - self.up)  # torch's step total: a bit past
+        # n == total_steps runs the last phase one step past its end, as torch's does
+        return 1, (n - self.up) / (self.total - 1 - self.up)
 
     def _lr(self, base, n):
         phase, pct = self._phase(n)
@@ -256,9 +258,10 @@ class SequentialLR(_Schedule):
 
 
 class ReduceLROnPlateau:
-    """Divide lr by 1/factor when a metric has stopped improving for `patience` calls of
-    step(metric), then wait `cooldown` calls; torch's arguments and rule. Not a closed form of
-    the step count: it follows the metric, so it keeps its own counters."""
+    """Multiply each group's lr by factor (not below min_lr) once a metric has not improved
+    for more than `patience` calls of step(metric), then wait `cooldown` calls before counting
+    again; torch's arguments and rules. The one schedule that is not a closed form of the step
+    count: it follows the metric, so it keeps its own counters."""
 
     def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
