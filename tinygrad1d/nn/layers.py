@@ -16,7 +16,6 @@ def _params(init_name, w_shape, b_shape):
     return w, (Parameter(ini.B(b_shape)) if b_shape else None)
 
 
-
 class Linear(Module):
     """y = x @ weight.T + bias; weight (out_features, in_features), bias (out_features,)."""
 
