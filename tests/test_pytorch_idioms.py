@@ -342,3 +342,51 @@ def test_integer_results_as_torch_and_never_differentiated():
         tg.randint(2, 2, (3,))
     with pytest.raises(ValueError, match=r"topk: k=5 is more than the 4 values along dim 1"):
         x.topk(5)
+
+
+def test_backward_arguments_as_torch():
+    """gradient=, inputs= (only those get .grad), retain_graph; create_graph refuses clearly."""
+    def pair(m):
+        x = m.tensor([1.0, 2.0], dtype=m.float64 if m is torch else np.float64,
+                     requires_grad=True)
+        y = m.tensor([3.0], dtype=m.float64 if m is torch else np.float64, requires_grad=True)
+        return x, y
+    (x, y), (xt, yt) = pair(tg), pair(torch)
+    (x * y).sum().backward(inputs=[x])
+    (xt * yt).sum().backward(inputs=[xt])
+    np.testing.assert_array_equal(x.grad, xt.grad.numpy())
+    assert y.grad is None and yt.grad is None
+    (x * y * x).backward(gradient=tg.tensor([1.0, 0.5], dtype=np.float64), inputs=y)
+    (xt * yt * xt).backward(gradient=torch.tensor([1.0, 0.5], dtype=torch.float64), inputs=yt)
+    np.testing.assert_array_equal(y.grad, yt.grad.numpy())
+    tg.autograd.backward([(x * y).sum()], inputs=[y])
+    torch.autograd.backward([(xt * yt).sum()], inputs=[yt])
+    np.testing.assert_array_equal(y.grad, yt.grad.numpy())
+    with pytest.raises(tg.BackwardError, match="use tg.grad\\(outputs, inputs, create_graph=Tr"):
+        (x * x).sum().backward(create_graph=True)
+    assert tg.grad((x * 2).sum(), [x, y], allow_unused=True)[1] is None
+    assert not tg.grad((x * 2).sum(), [x, y])[1].data.any()  # API.md: zeros by default
+
+
+def test_grad_mode_switches_and_small_conversions_as_torch():
+    x = tg.tensor([1.5], requires_grad=True)
+    tg.set_grad_enabled(False)
+    try:
+        assert not (x * 2).requires_grad
+    finally:
+        tg.set_grad_enabled(True)
+    with tg.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad
+    with tg.inference_mode():
+        assert not (x * 2).requires_grad
+    assert float(x) == 1.5 and int(tg.tensor([2.7])) == 2 and x.device == "cpu"
+    assert tg.as_tensor(x) is x and tg.from_numpy(np.ones(2)).dtype == np.float64
+    labels = np.array([0, 2, 1, 2])
+    np.testing.assert_array_equal(F.one_hot(labels).data,
+                                  TF.one_hot(torch.tensor(labels)).numpy())
+    assert F.one_hot(labels, 5).shape == (4, 5) and F.one_hot(labels).dtype == np.int64
+    with pytest.raises(ValueError, match="one_hot: num_classes=2 does not hold index 2"):
+        F.one_hot(labels, 2)
+    with pytest.raises(ValueError, match="item: only a single-element Tensor"):
+        float(tg.tensor([1.0, 2.0]))

@@ -26,8 +26,8 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 CORE = ("tensor.py", "ops.py", "functional/core.py")
-CORE_TOKEN_BUDGET = 17_800  # 13,500 at Core v2; then hooks, anomaly, spellings, prod,
-#                               losses over positions, expand(-1) (docs/architecture.md)
+CORE_TOKEN_BUDGET = 17_900  # 13,500 at Core v2; then hooks, anomaly, spellings, prod,
+#                   losses over positions, expand(-1), backward's arguments (architecture.md)
 
 
 def code_tokens(source: str) -> int:

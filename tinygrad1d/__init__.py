@@ -15,8 +15,9 @@ from .tensor import OPS, AnomalyError, BackwardError, Function, Tensor, default_
 from .tensor import detect_anomaly, register
 from .tensor import get_default_dtype, grad, is_grad_enabled, manual_seed, no_grad
 from .tensor import scope, set_default_dtype
-from .creation import arange, empty, eye, full, full_like, linspace, ones, ones_like, rand
-from .creation import rand_like, randint, randn, randn_like, zeros, zeros_like
+from .creation import arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones
+from .creation import ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like
+from .autograd import inference_mode, set_grad_enabled
 from .functional import clamp, logsumexp, maximum, minimum
 from .functional import cat, stack, where
 from .viz import draw, to_dot
@@ -33,10 +34,12 @@ class _CallableModule(type(functional)):
 _engine.__class__ = _CallableModule
 
 __version__ = "0.1.0"
-__all__ = ["AnomalyError", "arange", "autograd", "BackwardError", "cat", "clamp", "default_rng",
-           "detect_anomaly", "draw", "empty", "enable_grad", "eye", "full", "full_like", "func",
+__all__ = ["AnomalyError", "arange", "as_tensor", "autograd", "BackwardError", "cat", "clamp",
+           "default_rng", "detect_anomaly", "draw", "empty", "enable_grad", "eye", "from_numpy",
+           "inference_mode", "full", "full_like", "func",
            "Function", "functional", "get_default_dtype", "grad", "gradcheck", "GradcheckError",
            "gradgradcheck", "init", "is_grad_enabled", "linspace", "logsumexp", "manual_seed",
            "maximum", "minimum", "nn", "no_grad", "ones", "ones_like", "ops", "OPS", "optim",
            "rand", "rand_like", "randint", "randn", "randn_like", "register", "scope",
-           "set_default_dtype", "stack", "Tensor", "to_dot", "viz", "where", "zeros", "zeros_like"]
+           "set_default_dtype", "set_grad_enabled", "stack", "Tensor", "to_dot", "viz", "where",
+           "zeros", "zeros_like"]

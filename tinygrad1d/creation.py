@@ -50,6 +50,22 @@ def randint(low: int, high: int | None = None, size=(), dtype=np.int64) -> Tenso
     return Tensor._make(default_rng().integers(low, high, shape).astype(dtype), False, None)
 
 
+def as_tensor(data, dtype=None) -> Tensor:
+    """data itself when it is a Tensor of that dtype already, else a new Tensor (torch's
+    as_tensor: no copy when none is needed)."""
+    if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.dtype):
+        return data
+    return Tensor(data.data if isinstance(data, Tensor) else data, dtype=dtype)
+
+
+def from_numpy(a: np.ndarray) -> Tensor:
+    """A Tensor of the numpy array a (torch.from_numpy); float arrays keep their dtype, others
+    become the default float dtype, as for every Tensor."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"from_numpy: expected an np.ndarray, got {type(a).__name__}")
+    return Tensor(a)
+
+
 def full(shape, fill_value: float, requires_grad: bool = False, dtype=None) -> Tensor:
     """A Tensor of `shape` filled with fill_value: tg.full((2, 3), 0.5)."""
     shape = shape_args(shape if isinstance(shape, (tuple, list)) else (shape,), "full")

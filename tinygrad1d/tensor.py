@@ -492,13 +492,25 @@ class Tensor:
         return RemovableHandle(hooks, fn)
 
     # -- differentiation
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
-        """Reverse-mode sweep from this tensor, adding into every leaf's .grad."""
+    def backward(self, gradient=None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None, *, grad=None) -> None:
+        """Reverse-mode sweep from this tensor, adding into every leaf's .grad, or only into
+        the leaves in `inputs` (torch's arguments; grad= is gradient=)."""
         if not self.requires_grad:
             raise BackwardError(f"backward: this tensor (shape {self.shape}) does not require "
                                 "grad; create the leaves with requires_grad=True")
-        seed = _seed(self, grad, "backward")
-        _backprop([self], [seed], accumulate=True, create_graph=False, retain=retain_graph)
+        if create_graph:  # .grad is an array here, so the sweep could not be differentiated
+            raise BackwardError("backward: create_graph=True needs gradients you can "
+                                "differentiate; use tg.grad(outputs, inputs, create_graph=True)")
+        seed = _seed(self, grad if gradient is None else gradient, "backward")
+        if inputs is None:
+            return _backprop([self], [seed], accumulate=True, create_graph=False,
+                             retain=bool(retain_graph))
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        for x, g in zip(inputs, _grad(self, inputs, seed, retain_graph=bool(retain_graph),
+                                      allow_unused=True)):
+            if g is not None:
+                x.grad = np.array(g.data, dtype=x.dtype) if x.grad is None else x.grad + g.data
 
     # -- operators: the primitives registered in ops.py
     def __add__(self, o):
@@ -809,10 +821,11 @@ def _send(x: Tensor, g: Tensor, grads: dict, waiting: list, made: dict, leaves: 
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
-         retain_graph: bool | None = None) -> list[Tensor]:
+         retain_graph: bool | None = None, allow_unused: bool = False) -> list[Tensor]:
     """Gradients of `outputs` with respect to `inputs`, without touching any .grad.
 
-    Returns one Tensor per input (zeros where the outputs do not depend on it). With
+    Returns one Tensor per input (zeros where the outputs do not depend on it; None there
+    with allow_unused=True, as torch). With
     create_graph=True the backward ops are recorded, so the results can be differentiated
     again (second and higher derivatives)."""
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
@@ -832,5 +845,8 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
     if roots:
         _backprop(roots, seeds, accumulate=False, create_graph=create_graph, retain=retain,
                   wanted=wanted)
-    return [wanted[id(x)] if wanted[id(x)] is not None
+    return [wanted[id(x)] if wanted[id(x)] is not None or allow_unused
             else Tensor._make(np.zeros_like(x.data), False, None) for x in inputs]
+
+
+_grad = grad  # for Tensor.backward, whose own argument is named grad (API.md)

@@ -20,7 +20,8 @@ from .core import cat, check_int, conv_args, reduce_loss, where, windows
 __all__ = ["amax", "binary_cross_entropy", "binary_cross_entropy_with_logits", "ceil", "chunk",
            "clamp", "conv_transpose1d", "elu", "embedding", "flip", "floor", "gelu", "group_norm",
            "interpolate", "l1_loss", "layer_norm", "leaky_relu", "lerp", "logsumexp",
-           "masked_fill", "maximum", "minimum", "norm", "normalize", "outer", "pad", "repeat",
+           "masked_fill", "maximum", "minimum", "norm", "normalize", "one_hot", "outer", "pad",
+           "repeat",
            "roll", "round_", "sign", "silu", "softplus", "sort", "split", "topk"]
 
 def gelu(x, approximate: str = "none") -> Tensor:
@@ -517,6 +518,19 @@ def outer(x, y) -> Tensor:
     return x.reshape(-1, 1) * y.reshape(1, -1)
 
 
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """Class indices (*,) -> (*, num_classes) of 0 and 1, int64 (torch's F.one_hot);
+    num_classes=-1 takes the largest index + 1."""
+    idx = as_index(getattr(tensor, "data", tensor), "one_hot", "tensor")
+    if idx.size and idx.min() < 0:
+        raise ValueError(f"one_hot: class indices must be >= 0, got {idx.min()}")
+    n = int(idx.max()) + 1 if num_classes == -1 and idx.size else num_classes
+    if n < 1 or (idx.size and idx.max() >= n):
+        raise ValueError(f"one_hot: num_classes={num_classes} does not hold index "
+                         f"{idx.max() if idx.size else '(none)'}")
+    return Tensor._make((idx[..., None] == np.arange(n)).astype(np.int64), False, None)
+
+
 def _floordiv(x, y) -> Tensor:
     """x // y: floor(x / y), a step function; like torch, no gradient flows through it (the
     result is a constant, so a backward that needs it fails rather than returning zeros)."""
@@ -556,6 +570,9 @@ Tensor.__mod__ = _mod
 Tensor.__rmod__ = lambda x, y: _mod(y, x)
 Tensor.__abs__ = lambda x: x.abs()
 Tensor.expand_as = lambda x, other: x.expand(other.shape)
+Tensor.__float__ = lambda x: float(x.item())  # float(loss), int(count): one element only
+Tensor.__int__ = lambda x: int(x.item())
+Tensor.device = property(lambda x: "cpu")  # numpy's memory: the only device there is
 for _dtype in (np.int64, np.int32, np.bool_):
     setattr(Tensor, _cast(_dtype).__name__, _cast(_dtype))
 
