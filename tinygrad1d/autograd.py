@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from .tensor import BackwardError, Tensor, _backprop, _seed, _State, grad, no_grad
+from .tensor import Tensor, _seed, _State, _sweep, grad, no_grad
 
 __all__ = ["backward", "grad", "inference_mode", "set_grad_enabled"]
 
@@ -20,18 +20,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
         grad_tensors = [grad_tensors] * len(roots)
     if len(grad_tensors) != len(roots):
         raise ValueError(f"backward: {len(grad_tensors)} grad_tensors for {len(roots)} tensors")
-    if create_graph:
-        raise BackwardError("backward: create_graph=True needs gradients you can "
-                            "differentiate; use tg.grad(outputs, inputs, create_graph=True)")
     seeds = [_seed(r, g, "backward") for r, g in zip(roots, grad_tensors)]
-    if inputs is None:
-        return _backprop(roots, seeds, accumulate=True, create_graph=False,
-                         retain=bool(retain_graph))
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    for x, g in zip(inputs, grad(roots, inputs, seeds, retain_graph=bool(retain_graph),
-                                 allow_unused=True)):
-        if g is not None:
-            x.grad = g.data.astype(x.dtype) if x.grad is None else x.grad + g.data
+    _sweep(roots, seeds, retain_graph, create_graph, inputs)
 
 
 class set_grad_enabled(no_grad):
@@ -47,27 +37,28 @@ class set_grad_enabled(no_grad):
 
     def __call__(self, fn):
         _State.grad_enabled = self._prev  # as a decorator it switches only inside fn
-        mode = self._enable
-
-        @functools.wraps(fn)
-        def wrapped(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-        return wrapped
+        return _inside(fn, set_grad_enabled, self._enable)
 
 
 class inference_mode(no_grad):
     """torch.inference_mode(mode=True): here the same as no_grad (mode=False: no change)."""
 
     def __init__(self, mode: bool = True):
-        self._enable = _State.grad_enabled if not mode else False
         self._mode = mode
 
-    def __call__(self, fn):
-        mode = self._mode
+    def __enter__(self):  # the mode in force at entry, not at construction, is what stays
+        self._prev = _State.grad_enabled
+        if self._mode:
+            _State.grad_enabled = False
 
-        @functools.wraps(fn)
-        def wrapped(*args, **kwargs):
-            with inference_mode(mode):
-                return fn(*args, **kwargs)
-        return wrapped
+    def __call__(self, fn):
+        return _inside(fn, inference_mode, self._mode)
+
+
+def _inside(fn, switch, mode):
+    """fn run inside `with switch(mode)`: the decorator form of the two switches above."""
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        with switch(mode):
+            return fn(*args, **kwargs)
+    return wrapped

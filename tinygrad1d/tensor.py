@@ -499,18 +499,8 @@ class Tensor:
         if not self.requires_grad:
             raise BackwardError(f"backward: this tensor (shape {self.shape}) does not require "
                                 "grad; create the leaves with requires_grad=True")
-        if create_graph:  # .grad is an array here, so the sweep could not be differentiated
-            raise BackwardError("backward: create_graph=True needs gradients you can "
-                                "differentiate; use tg.grad(outputs, inputs, create_graph=True)")
         seed = _seed(self, grad if gradient is None else gradient, "backward")
-        if inputs is None:
-            return _backprop([self], [seed], accumulate=True, create_graph=False,
-                             retain=bool(retain_graph))
-        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-        for x, g in zip(inputs, _grad(self, inputs, seed, retain_graph=bool(retain_graph),
-                                      allow_unused=True)):
-            if g is not None:
-                x.grad = np.array(g.data, dtype=x.dtype) if x.grad is None else x.grad + g.data
+        _sweep([self], [seed], retain_graph, create_graph, inputs)
 
     # -- operators: the primitives registered in ops.py
     def __add__(self, o):
@@ -849,4 +839,17 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
             else Tensor._make(np.zeros_like(x.data), False, None) for x in inputs]
 
 
-_grad = grad  # for Tensor.backward, whose own argument is named grad (API.md)
+def _sweep(roots, seeds, retain_graph, create_graph: bool, inputs) -> None:
+    """backward's sweep (Tensor.backward, tg.autograd.backward): into every leaf's .grad, or
+    only into the tensors in `inputs`, as torch."""
+    if create_graph:  # .grad is an array here, so the sweep could not be differentiated
+        raise BackwardError("backward: create_graph=True needs gradients you can "
+                            "differentiate; use tg.grad(outputs, inputs, create_graph=True)")
+    if inputs is None:
+        return _backprop(roots, seeds, accumulate=True, create_graph=False,
+                         retain=bool(retain_graph))
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for x, g in zip(inputs, grad(roots, inputs, seeds, retain_graph=bool(retain_graph),
+                                 allow_unused=True)):
+        if g is not None:
+            x.grad = np.array(g.data, dtype=x.dtype) if x.grad is None else x.grad + g.data

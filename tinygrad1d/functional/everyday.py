@@ -573,8 +573,8 @@ Tensor.expand_as = lambda x, other: x.expand(other.shape)
 Tensor.__float__ = lambda x: float(x.item())  # float(loss), int(count): one element only
 Tensor.__int__ = lambda x: int(x.item())
 Tensor.device = property(lambda x: "cpu")  # numpy's memory: the only device there is
-for _dtype in (np.int64, np.int32, np.bool_):
-    setattr(Tensor, _cast(_dtype).__name__, _cast(_dtype))
+for _c in (_cast(np.int64), _cast(np.int32), _cast(np.bool_)):
+    setattr(Tensor, _c.__name__, _c)
 
 
 for _f in (norm, roll, amax, minimum, clamp, masked_fill, lerp, logsumexp, flip, repeat, split,
