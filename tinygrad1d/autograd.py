@@ -1,27 +1,14 @@
 """torch.autograd's names for what the engine already does: tg.autograd.grad is tg.grad,
-tg.autograd.backward(tensors, grad_tensors) runs backward from several roots at once, and
-set_grad_enabled / inference_mode are torch's other switches for recording."""
+tg.autograd.backward(tensors, grad_tensors) runs backward from several roots at once (the
+engine's `backward`, which Tensor.backward calls too), and set_grad_enabled / inference_mode
+are torch's other switches for recording."""
 from __future__ import annotations
 
 import functools
 
-from .tensor import Tensor, _seed, _State, _sweep, grad, no_grad
+from .tensor import _State, backward, grad, no_grad
 
 __all__ = ["backward", "grad", "inference_mode", "set_grad_enabled"]
-
-
-def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
-             create_graph: bool = False, inputs=None) -> None:
-    """Accumulate into the leaves' .grad (or only into `inputs`) the gradients of several
-    roots in one sweep, as torch.autograd.backward; grad_tensors: one per root (None for a
-    one-element root)."""
-    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    if grad_tensors is None or isinstance(grad_tensors, Tensor):
-        grad_tensors = [grad_tensors] * len(roots)
-    if len(grad_tensors) != len(roots):
-        raise ValueError(f"backward: {len(grad_tensors)} grad_tensors for {len(roots)} tensors")
-    seeds = [_seed(r, g, "backward") for r, g in zip(roots, grad_tensors)]
-    _sweep(roots, seeds, retain_graph, create_graph, inputs)
 
 
 class set_grad_enabled(no_grad):

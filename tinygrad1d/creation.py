@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import Tensor, default_rng, get_default_dtype, shape_args
+from .tensor import Tensor, constant, default_rng, get_default_dtype, shape_args
 
 
 def _filled(fill, shape, requires_grad, dtype, op: str) -> Tensor:
@@ -47,7 +47,7 @@ def randint(low: int, high: int | None = None, size=(), dtype=np.int64) -> Tenso
     if high <= low:
         raise ValueError(f"randint: high={high} must be above low={low}")
     shape = shape_args(size if isinstance(size, (tuple, list)) else (size,), "randint")
-    return Tensor._make(default_rng().integers(low, high, shape).astype(dtype), False, None)
+    return constant(default_rng().integers(low, high, shape).astype(dtype))
 
 
 def as_tensor(data, dtype=None) -> Tensor:

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .tensor import Tensor, as_tensor, enable_grad
+from .functional import stack
+from .tensor import Tensor, as_tensor, constant, enable_grad
 from .tensor import grad as _grad
 
 __all__ = ["grad", "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp"]
@@ -82,7 +83,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple:
             dirs = _grad([b for b, _ in live], us, grad_outputs=[t for _, t in live],
                          create_graph=True)
         else:  # f does not depend on its inputs
-            dirs = [Tensor._make(np.zeros_like(o.data), False, None) for o in outs]
+            dirs = [constant(np.zeros_like(o.data)) for o in outs]
     return out, (dirs[0] if isinstance(out, Tensor) else tuple(dirs))
 
 
@@ -106,8 +107,8 @@ def jacobian(f: Callable, *inputs):
 
 def _stack_rows(rows: list[Tensor], out_shape: tuple, x: Tensor) -> Tensor:
     if not rows:
-        return Tensor._make(np.zeros(out_shape + x.shape, x.dtype), False, None)
-    return rows[0].stack(*rows[1:], axis=0).reshape(out_shape + x.shape)
+        return constant(np.zeros(out_shape + x.shape, x.dtype))
+    return stack(rows, 0).reshape(out_shape + x.shape)
 
 
 def hessian(f: Callable, *inputs):

@@ -3,9 +3,9 @@
 Each class has a numpy `forward`, a `backward` written with Tensor ops (so gradients are
 differentiable again) with a comment giving the local derivative, and `hints`: plain data the
 registry-driven tests read (a numpy reference, the valid domain of each input, how to draw the
-keyword parameters). An op whose Tensor method takes arguments in more than one form (varargs
-shapes, negative axes, 1-D operands) normalises them in its `method`, the op's one front door.
-Everything else in the package is composed from these.
+keyword parameters). An op whose arguments come in more than one form (varargs shapes,
+negative axes, 1-D operands) normalises them in its `method`, which surface.py's Tensor methods
+call. Everything else in the package is composed from these.
 
 The set is closed under differentiation: gather <-> scatter_add, getitem <-> index_scatter,
 matmul -> matmul, reshape/transpose/expand/pad/getitem undo each other.
@@ -13,26 +13,21 @@ matmul -> matmul, reshape/transpose/expand/pad/getitem undo each other.
 from __future__ import annotations
 
 import math
-from collections import namedtuple
 
 import numpy as np
 
 from .memory import BUFFERS
 
-from .tensor import Function, Tensor, as_index, normalize_axes, normalize_axis, register
-from .tensor import shape_args, torch_spelling
+from .tensor import Function, Tensor, as_index, constant, normalize_axes, normalize_axis
+from .tensor import register, shape_args, torch_spelling
 
 
 def hint(ref, *domains, shapes="broadcast", **params) -> dict:
     """Test hints. `domains`, one per input: "real", "positive", "nonzero" (away from a kink at
-    0), "distinct" (no ties), "bool". `shapes`: how input shapes relate ("broadcast", "matmul",
-    or an op-specific kind). `params`: keyword name -> kind of value to draw, in draw order."""
+    0), "distinct" (no ties), "bool", "off_steps" (away from integers and halves). `shapes`:
+    how input shapes relate ("broadcast", "matmul", or an op-specific kind). `params`:
+    keyword name -> kind of value to draw, in draw order."""
     return {"ref": ref, "domains": domains, "shapes": shapes, "params": params}
-
-
-def const(a: np.ndarray) -> Tensor:
-    """A constant (never differentiated) Tensor around an array, such as a mask."""
-    return Tensor._make(a, False, None)
 
 
 # ================================================================== elementwise unary
@@ -40,6 +35,8 @@ def const(a: np.ndarray) -> Tensor:
 
 @register("neg")
 class Neg(Function):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     def forward(ctx, x):
         return np.negative(x)
 
@@ -113,6 +110,18 @@ class Log1p(Function):
     hints = hint(np.log1p, "positive")
 
 
+@register("expm1")
+class Expm1(Function):
+    saves_output = True
+
+    def forward(ctx, x):  # exact for small x, where e^x - 1 loses the digits
+        return np.expm1(x)
+
+    def backward(ctx, g):  # d(e^x - 1) = e^x
+        return g + g * ctx.out()
+    hints = hint(np.expm1, "real")
+
+
 _erf = np.vectorize(math.erf, otypes=[np.float64])  # numpy has no erf; math's is exact
 
 
@@ -143,12 +152,14 @@ class Sigmoid(Function):
 
 @register("relu")
 class Relu(Function):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     def forward(ctx, x):
         ctx.mask = x > 0
         return np.maximum(x, 0, dtype=x.dtype)
 
     def backward(ctx, g):  # 1 where x > 0, else 0 (0 at x = 0, as torch)
-        return g * const(ctx.mask)
+        return g * constant(ctx.mask)
     hints = hint(lambda x: np.maximum(x, 0), "nonzero")
 
 
@@ -158,12 +169,32 @@ class Abs(Function):
         return np.abs(x)
 
     def backward(ctx, g):  # d|x| = sign(x)
-        return g * const(np.sign(ctx.inputs[0].data))
+        return g * constant(np.sign(ctx.inputs[0].data))
     hints = hint(np.abs, "nonzero")
+
+
+_STEPS = {"sign": np.sign, "floor": np.floor, "ceil": np.ceil, "round": np.round,
+          "trunc": np.trunc}
+
+
+@register("step")
+class Step(Function):
+    """A piecewise-constant function (sign, floor, ceil, round, trunc): its derivative is 0
+    wherever it exists, so its gradient is zeros, as torch's (not "no gradient")."""
+    reads = False  # backward uses shapes and what forward saved, never input values
+
+    def forward(ctx, x, fn):
+        return _STEPS[fn](x)
+
+    def backward(ctx, g):  # 0 between the steps
+        return constant(np.zeros_like(g.data))
+    hints = hint(lambda x, fn: _STEPS[fn](x), "off_steps", fn="step_fn")
 
 
 @register("cast")
 class Cast(Function):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     @classmethod
     def method(cls, x, dtype):
         dtype = np.dtype(dtype)
@@ -187,6 +218,8 @@ class _Broadcasting(Function):
 
 @register("add")
 class Add(_Broadcasting):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     def forward(ctx, x, y):
         return x + y
 
@@ -197,6 +230,8 @@ class Add(_Broadcasting):
 
 @register("sub")
 class Sub(_Broadcasting):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     def forward(ctx, x, y):
         return x - y
 
@@ -257,7 +292,7 @@ class Maximum(_Broadcasting):
     def backward(ctx, g):  # 1 to the larger input; a tie splits the gradient evenly, as torch
         x, y = ctx.inputs[0].data, ctx.inputs[1].data
         share = ((x > y) + 0.5 * (x == y)).astype(g.dtype)
-        return g * const(share), g * const(1 - share)
+        return g * constant(share), g * constant(1 - share)
     hints = hint(np.maximum, "distinct", "distinct")
 
 
@@ -299,22 +334,6 @@ def _keep(x, axis) -> tuple:
     return tuple(1 if i in axes else n for i, n in enumerate(x.shape))
 
 
-def select(x: Tensor, arg, dim: int, keepdim: bool, op: str) -> MinMax:
-    """(values, indices) of the element `arg` (np.argmax, np.argmin) picks along dim, as
-    torch.max(x, dim): the values are read by indexing, so the gradient goes to that one."""
-    if x.ndim == 0:  # one element is its own maximum
-        return MinMax(x, Tensor._make(np.zeros((), np.intp), False, None))
-    dim = normalize_axis(dim, x.ndim, op)
-    idx = np.expand_dims(arg(x.data, axis=dim), dim)  # the keepdim form
-    where = list(np.ogrid[tuple(slice(n) for n in idx.shape)])
-    where[dim] = idx
-    values = GetItem.apply(x, index=tuple(where))
-    if not keepdim:
-        idx = idx.squeeze(dim)
-        values = Reshape.apply(values, shape=idx.shape)
-    return MinMax(values, Tensor._make(idx, False, None))
-
-
 def _spread(g: Tensor, kshape: tuple, shape: tuple) -> Tensor:
     """Undo a reduction's shape: reinsert the reduced axes and broadcast over them."""
     if g.shape != kshape:
@@ -324,6 +343,8 @@ def _spread(g: Tensor, kshape: tuple, shape: tuple) -> Tensor:
 
 @register("sum")
 class Sum(_Reduce):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     def forward(ctx, x, axis=None, keepdims=False):
         return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
@@ -334,18 +355,10 @@ class Sum(_Reduce):
     hints = hint(np.sum, "real", shapes="unary", axis="axes", keepdims="bool")
 
 
-MinMax = namedtuple("MinMax", ["values", "indices"])  # what torch.max(x, dim) returns
-
-
 @register("max")
 class Max(_Reduce):
-    @classmethod
-    def method(cls, x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
-        """numpy's max (ties share the gradient, as torch.amax); with dim= PyTorch's max:
-        (values, indices), the gradient going to the first maximum's index."""
-        if dim is None:
-            return super().method(x, axis, keepdims, keepdim=keepdim)
-        return select(x, np.argmax, dim, bool(keepdim), "max")
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     def forward(ctx, x, axis=None, keepdims=False):
         out = np.max(x, axis=axis, keepdims=keepdims)
         ctx.kshape = _keep(x, axis)
@@ -356,12 +369,14 @@ class Max(_Reduce):
         m = ctx.argmax
         share = (m / m.sum(axis=tuple(i for i, n in enumerate(ctx.kshape) if n == 1),
                            keepdims=True)).astype(g.dtype)
-        return _spread(g, ctx.kshape, m.shape) * const(share)
+        return _spread(g, ctx.kshape, m.shape) * constant(share)
     hints = hint(np.max, "distinct", shapes="unary", axis="axes", keepdims="bool")
 
 
 @register("cumsum")
 class Cumsum(Function):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     @classmethod
     def method(cls, x, axis=None, *, dim=None):
         """Running sums along axis (or dim); numpy's axis=None flattens first."""
@@ -397,7 +412,7 @@ class Prod(_Reduce):
         # row i of (..., m, m) holds the m factors with x_i replaced by 1: its product is
         # the product of the others, with no division (so zeros are exact); m^2 per row
         rows = Expand.apply(Reshape.apply(flat, shape=kept + (1, m)), shape=kept + (m, m))
-        rows = Where.apply(const(np.eye(m, dtype=bool)), 1.0, rows)
+        rows = Where.apply(constant(np.eye(m, dtype=bool)), 1.0, rows)
         others = Prod.apply(rows, axis=(len(kept) + 1,))  # -> (..., m)
         back = Reshape.apply(others, shape=tuple(x.shape[i] for i in perm))
         undo = tuple(sorted(range(x.ndim), key=perm.__getitem__))
@@ -410,6 +425,8 @@ class Prod(_Reduce):
 
 @register("reshape")
 class Reshape(Function):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     @classmethod
     def method(cls, x, *shape):
         """Same data, new shape: x.reshape(2, 3) or x.reshape((2, 3)); one entry may be -1."""
@@ -443,6 +460,8 @@ _IDENTITY = [tuple(range(n)) for n in range(33)]  # numpy allows at most 32 dime
 
 @register("transpose")
 class Transpose(Function):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     @classmethod
     def method(cls, x, *axes, dim0=None, dim1=None):
         """Reverse the axes (none given), swap two (a, b or dim0=, dim1=, as PyTorch, for
@@ -473,6 +492,8 @@ class Transpose(Function):
 
 @register("expand")
 class Expand(_Broadcasting):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     @classmethod
     def method(cls, x, *shape):
         """Broadcast to `shape` (varargs or one tuple), numpy's rules; -1 keeps that axis's
@@ -499,6 +520,8 @@ class Expand(_Broadcasting):
 
 @register("pad")
 class Pad(Function):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     @classmethod
     def method(cls, x, pad_width, value: float = 0.0):
         """Constant padding; pad_width in numpy's form (int, (before, after), or one per axis)."""
@@ -531,7 +554,7 @@ class Pad(Function):
                  "real", shapes="unary", pad_width="pad_width", value="float")
 
 
-def _normalize_index(index) -> tuple:
+def normalize_index(index) -> tuple:
     """Tensors and lists in an index become integer arrays; a bool mask must match the shape
     of the axes it covers (numpy's rule) and becomes its nonzero positions."""
     out = []
@@ -545,9 +568,11 @@ def _normalize_index(index) -> tuple:
 
 @register("getitem")
 class GetItem(Function):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     @classmethod
     def method(cls, x, index):
-        return cls.apply(x, index=_normalize_index(index))
+        return cls.apply(x, index=normalize_index(index))
 
     def forward(ctx, x, index):
         try:
@@ -570,6 +595,8 @@ def _is_basic(index: tuple) -> bool:
 @register("index_scatter")
 class IndexScatter(Function):
     """Adjoint of getitem: zeros of `shape` with x added at `index` (duplicates accumulate)."""
+
+    reads = False  # backward uses shapes and what forward saved, never input values
 
     def forward(ctx, x, index, shape):
         out = np.zeros(shape, dtype=x.dtype)
@@ -594,6 +621,8 @@ def _add_at(out: np.ndarray, index, x: np.ndarray) -> np.ndarray:
 class Cat(Function):
     """Join tensors along an existing axis (np.concatenate); its gradient is each piece."""
 
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     def forward(ctx, *xs, axis=0):
         if not xs:
             raise ValueError("cat: needs one or more tensors")
@@ -613,6 +642,8 @@ class Cat(Function):
 @register("stack")
 class Stack(Function):
     """Join tensors of one shape along a new axis (np.stack); its gradient is each slice."""
+
+    reads = False  # backward uses shapes and what forward saved, never input values
 
     def forward(ctx, *xs, axis=0):
         if not xs or any(x.shape != xs[0].shape for x in xs):
@@ -720,19 +751,6 @@ def _scatter_windows(x: np.ndarray, w: Windows, axis: int) -> np.ndarray:
     return out
 
 
-def _take_along(x: Tensor, dim: int, index) -> Tensor:
-    """torch.gather(x, dim, index): out[i, j] = x[i, index[i, j]] along dim, by indexing."""
-    dim = normalize_axis(dim, x.ndim, "gather")
-    idx = as_index(index, "gather")
-    if idx.ndim != x.ndim or any(a > b for i, (a, b) in enumerate(zip(idx.shape, x.shape))
-                                 if i != dim):
-        raise ValueError(f"gather: index of shape {idx.shape} does not fit x {x.shape} along "
-                         f"dim {dim} (same ndim, no larger elsewhere)")
-    where = list(np.ogrid[tuple(slice(n) for n in idx.shape)])
-    where[dim] = _check_index(idx, x.shape[dim], "gather", x.shape)
-    return GetItem.apply(x, index=tuple(where))
-
-
 def _check_index(index, size: int, op: str, shape) -> np.ndarray:
     """An integer array with every entry in [-size, size); negatives wrap once, as numpy."""
     index = as_index(index, op)
@@ -755,14 +773,14 @@ class Gather(Function):
     padding is read as `value`. The gradient is scatter_add: an input element read by several
     outputs (overlapping windows) receives the sum of their gradients."""
 
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     @classmethod
-    def method(cls, x, index=None, axis: int = -1, value: float = 0.0, *, dim=None):
-        """x.gather(index, axis): numpy's take. PyTorch's x.gather(dim, index), positionally
-        or with dim=, picks one element per index along dim (take_along_axis)."""
-        if dim is not None or (isinstance(index, (int, np.integer)) and not np.isscalar(axis)):
-            return _take_along(x, index if dim is None else dim, axis if dim is None else index)
+    def method(cls, x, index, axis: int = -1, value: float = 0.0):
+        """A negative axis; the padding value stays out of the recorded (and drawn) parameters
+        when it is the default."""
         axis = normalize_axis(axis, x.ndim, "gather")
-        if value == 0.0:  # the default stays out of the recorded (and drawn) parameters
+        if value == 0.0:
             return cls.apply(x, index=index, axis=axis)
         return cls.apply(x, index=index, axis=axis, value=float(value))
 
@@ -797,6 +815,8 @@ class ScatterAdd(Function):
 
     x has shape x.shape[:axis] + index.shape + rest; the output x.shape[:axis] + (size,) + rest.
     A `Windows` index adds one strided slab per tap; any other index goes through np.add.at."""
+
+    reads = False  # backward uses shapes and what forward saved, never input values
 
     def forward(ctx, x, index, axis, size):
         windows = isinstance(index, Windows)

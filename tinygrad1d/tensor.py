@@ -1,8 +1,9 @@
 """Tensor, the op base class, and the reverse-mode engine that walks what the ops record.
 
 Reading order: dtype and grad-mode state, `Function` (how an op is applied and recorded),
-`Tensor` (the user-facing wrapper around an ndarray), then the engine (`_backprop`, `grad`).
-The primitives themselves live in ops.py and attach themselves to `Tensor` when registered.
+`Tensor` (what a tensor holds), then the engine (`_backprop`, `grad`, `backward`) and
+in-place changes (`inplace`). The primitives live in ops.py, registered in the op table
+`OPS`; the methods users call on a Tensor are declared in surface.py.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class _State:
     grad_enabled = True
     scope = None  # the innermost composite (conv1d, softmax, ...) now running, for graph drawing
     anomaly = False  # inside detect_anomaly(): nodes record their source line, backward checks
+    last_change = -1  # record number of the latest in-place change (see `inplace`)
     rng = np.random.default_rng()
 
 
@@ -249,7 +251,11 @@ class Function:
       ``ctx.inputs`` holds the input Tensors, ``ctx.out()`` the output (ops with
       ``saves_output = True``).
     - ``hints``: plain data for the registry-driven tests (see ops.py).
-    - optionally ``method``: the Tensor method's argument normalisation (see Reshape).
+    - optionally ``method``: the op's argument normalisation (numpy's and PyTorch's
+      spellings, negative axes, varargs shapes), which surface.py's Tensor methods call.
+    - ``reads = False`` for an op whose backward never reads its inputs' values (only their
+      shapes, or what forward saved): an in-place change to such an input after the op was
+      recorded leaves its gradient exact, so backward does not refuse it.
 
     Positional arguments of ``apply`` are tensor inputs (Python numbers and arrays are lifted
     to Tensors here, once, for every op); keyword arguments are non-differentiable parameters.
@@ -257,6 +263,7 @@ class Function:
 
     name = "function"  # set by @register
     saves_output = False
+    reads = True  # backward reads the inputs' values (see the docstring)
     broadcasts = False  # True where inputs broadcast against each other (drawings say so)
     freed = False
     hints: dict = {}
@@ -265,7 +272,7 @@ class Function:
     def apply(cls, *args, **params) -> Tensor:
         for a in args:
             if not isinstance(a, Tensor):
-                args = _lift(args, cls.name)
+                args = lift(args, cls.name)
                 break
         ctx = cls.__new__(cls)
         try:
@@ -292,8 +299,8 @@ class Function:
 
     @classmethod
     def method(cls, x, *args, **params) -> Tensor:
-        """The Tensor method `x.<name>(...)`; ops whose arguments come in several spellings
-        override it to normalise them, so each op has this one front door."""
+        """The op called as surface.py's Tensor methods call it; ops whose arguments come in
+        several spellings override it to normalise them, once, before `apply`."""
         return cls.apply(x, *args, **params)
 
     def forward(ctx, *arrays, **params):  # pragma: no cover - abstract
@@ -327,62 +334,76 @@ class Function:
 
 
 def register(name: str):
-    """Class decorator: record a primitive under `name` and make `cls.method` the Tensor
-    method of that name (the op's only front door)."""
+    """Class decorator: record a primitive in the op table OPS under `name` (snake_case). It
+    adds no Tensor method: what users call is declared in surface.py, and a user's own op is
+    called as torch's custom functions are, `MyOp.apply(x, ...)`."""
 
     def deco(cls):
-        if name in OPS or hasattr(Tensor, name):
-            raise ValueError(f"register: the name {name!r} is already taken "
-                             f"({'an op' if name in OPS else 'a Tensor attribute'})")
+        if name in OPS:
+            raise ValueError(f"register: the name {name!r} is already an op ({OPS[name]})")
         cls.name, OPS[name] = name, cls
-        front = cls.method
-
-        def method(self, *args, **params):
-            return front(self, *args, **params)
-        method.__name__, method.__qualname__ = name, f"Tensor.{name}"
-        method.__doc__ = (front.__doc__ if "method" in vars(cls) else None) or cls.__doc__
-        setattr(Tensor, name, method)
         return cls
 
     return deco
 
 
-def _lift(args: Sequence, op: str) -> tuple:
+def lift(args: Sequence, op: str) -> tuple:
     """Turn Python numbers and arrays among an op's inputs into constant Tensors.
 
     A Python number takes the dtype of the op's first floating tensor, so `x * 2` keeps a
-    float32 `x` float32; arrays follow the Tensor constructor's rules."""
-    ref = _State.default_dtype
+    float32 `x` float32; with integer tensors only, an int stays an integer (`index + 1`, as
+    torch). Arrays follow the Tensor constructor's rules."""
+    ref = None
     for a in args:
-        if isinstance(a, Tensor) and a.data.dtype in _FLOATS:
-            ref = a.data.dtype
-            break
+        if isinstance(a, Tensor) and a.data.dtype.kind in "fiub":
+            if a.data.dtype in _FLOATS:
+                ref = a.data.dtype
+                break
+            ref = ref or a.data.dtype
     out = []
     for a in args:
         if isinstance(a, Tensor):
             out.append(a)
-        elif type(a) is float or type(a) is int:  # the common case first: x * 2.0
+        elif type(a) is float and ref is not None and ref.kind == "f":  # the common x * 2.0
             out.append(Tensor._make(np.array(a, dtype=ref), False, None))
         elif isinstance(a, (numbers.Number, np.generic)) and not isinstance(a, complex):
-            out.append(Tensor._make(np.asarray(a, dtype=ref), False, None))
+            out.append(constant(np.asarray(a, dtype=_number_dtype(a, ref))))
         else:
             out.append(as_tensor(a, op, "an input"))
     return tuple(out)
 
 
+def _number_dtype(a, ref) -> np.dtype:
+    """The dtype a Python number takes beside tensors of dtype `ref` (None: no tensor)."""
+    if ref is None or (ref.kind in "iub" and not isinstance(a, (int, np.integer))):
+        return _State.default_dtype  # a float beside integers promotes, as torch
+    if ref.kind == "b" and not isinstance(a, bool):
+        return np.dtype(np.int64)  # True + 1 is an integer
+    return ref
+
+
 # ------------------------------------------------------------------ Tensor
 
+_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "int32": np.int32,
+           "bool": np.bool_}  # what a Tensor may hold; only the floats can require grad
 
-def _as_float_array(data, dtype, where: str) -> np.ndarray:
-    """The Tensor constructor's dtype rules, in one place."""
+
+def _as_array(data, dtype, where: str) -> np.ndarray:
+    """The Tensor constructor's dtype rules, in one place: numbers, lists and int/bool arrays
+    become the default float dtype, float32/float64 arrays keep theirs, and an explicit dtype
+    (a float, int64, int32 or bool) is taken as given."""
     try:
         arr = np.array(data)
     except ValueError as e:  # ragged nested lists
         raise ValueError(f"{where}: data is not a rectangular array: {e}") from None
     if dtype is not None:
-        dtype = np.dtype(dtype)
-        if dtype not in _FLOATS:
-            raise TypeError(f"{where}: dtype must be float32 or float64, got {dtype}")
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.name not in _DTYPES:
+            raise TypeError(f"{where}: dtype must be one of {', '.join(_DTYPES)}, got "
+                            f"{dtype!r}") from None
     elif arr.dtype in _FLOATS and isinstance(data, (np.ndarray, np.generic)):
         dtype = arr.dtype
     elif arr.dtype.kind in "biuf":
@@ -390,6 +411,8 @@ def _as_float_array(data, dtype, where: str) -> np.ndarray:
     else:
         raise TypeError(f"{where}: data must be numeric, got an array of dtype {arr.dtype} "
                         f"from {type(data).__name__}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: data must be numeric, got an array of dtype {arr.dtype}")
     return arr.astype(dtype, copy=False)
 
 
@@ -398,24 +421,31 @@ class Tensor:
 
     ``Tensor(data, requires_grad=False, dtype=None)`` copies ``data`` (a number, nested list,
     array or Tensor). Python numbers, lists and int/bool arrays become the default dtype
-    (``get_default_dtype()``, float32 unless set); float32/float64 arrays keep theirs.
+    (``get_default_dtype()``, float32 unless set); float32/float64 arrays keep theirs; an
+    explicit ``dtype`` may also be int64, int32 or bool (indices and masks, never
+    differentiated).
 
     Every op on a Tensor that requires grad records a node (``_ctx``: the op instance with its
     inputs). ``backward()`` walks those nodes in reverse and adds each contribution into the
     leaves' ``.grad``, so a tensor used on several branches receives the sum of them.
 
-    The primitives' methods (``x.exp()``, ``x.reshape(...)``, ...) are attached by
-    ``register`` in ops.py, the composites' (``x.mean()``, ``x.conv1d(...)``) by functional/.
+    This class body holds only what a Tensor *is*. Everything a user calls on it, its methods
+    and operators (``x.sum(1)``, ``x @ w``, ``x.add_(y)``), is declared in one place,
+    surface.py, each a short delegation to a primitive (ops.py) or a composite (functional/).
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retain", "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__ instead of looping
+    __hash__ = object.__hash__  # == is elementwise (surface.py), so identity stays the hash
     is_param = False  # nn.Parameter says True; drawings colour parameters by it
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        self.data = _as_float_array(data, dtype, "Tensor")
+        self.data = _as_array(data, dtype, "Tensor")
+        if requires_grad and self.data.dtype not in _FLOATS:
+            raise TypeError(f"Tensor: only float tensors can require grad, got dtype "
+                            f"{self.data.dtype}")
         self.grad, self.requires_grad, self._ctx = None, bool(requires_grad), None
         self.name, self._retain = None, False
 
@@ -427,225 +457,11 @@ class Tensor:
         t.name, t._retain = None, False
         return t
 
-    # -- numpy-like attributes
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    is_leaf = property(lambda self: self._ctx is None)
-    grad_fn = property(lambda self: self._ctx)
-    T = property(lambda self: self.transpose())
 
-    def __len__(self) -> int:
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d Tensor")
-        return self.shape[0]
-
-    def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
-        extra = f", dtype={self.dtype}" if self.dtype != _State.default_dtype else ""
-        if self._ctx is not None:
-            extra += f", grad_fn={type(self._ctx).__name__}"
-        elif self.requires_grad:
-            extra += ", requires_grad=True"
-        return f"Tensor({body}{extra})"
-
-    __hash__ = object.__hash__  # == is elementwise, so identity stays the hash
-
-    def __bool__(self) -> bool:
-        if self.size != 1:
-            raise ValueError(f"bool() of a Tensor of shape {self.shape} is ambiguous")
-        return bool(self.data)
-
-    def numpy(self) -> np.ndarray:
-        """The value as an ndarray (shares memory, like PyTorch's .numpy())."""
-        return self.data
-
-    def item(self) -> float:
-        if self.size != 1:
-            raise ValueError(f"item: only a single-element Tensor converts, got shape {self.shape}")
-        return self.data.item()
-
-    def detach(self) -> Tensor:
-        """The same data, cut off from the graph."""
-        return Tensor._make(self.data, False, None)
-
-    def retain_grad(self) -> Tensor:
-        """Also fill .grad on this non-leaf tensor during backward (leaves always get it)."""
-        self._retain = True
-        return self
-
-    def zero_grad(self) -> None:
-        self.grad = None
-
-    def register_hook(self, fn) -> RemovableHandle:
-        """Call fn(grad) with the gradient flowing into this tensor during backward (its total,
-        before a leaf accumulates it or a node passes it on); a returned Tensor of the same
-        shape replaces it. Returns a handle whose .remove() takes the hook off."""
-        if not self.requires_grad:
-            raise BackwardError(f"register_hook: this tensor (shape {self.shape}) does not "
-                                "require grad, so no gradient will flow into it")
-        hooks = _HOOKS.get(id(self))
-        if hooks is None:
-            hooks = _HOOKS[id(self)] = []
-            weakref.finalize(self, _HOOKS.pop, id(self), None)  # a dead tensor's id is reused
-        hooks.append(fn)
-        return RemovableHandle(hooks, fn)
-
-    # -- differentiation
-    def backward(self, gradient=None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs=None, *, grad=None) -> None:
-        """Reverse-mode sweep from this tensor, adding into every leaf's .grad, or only into
-        the leaves in `inputs` (torch's arguments; grad= is gradient=)."""
-        if not self.requires_grad:
-            raise BackwardError(f"backward: this tensor (shape {self.shape}) does not require "
-                                "grad; create the leaves with requires_grad=True")
-        seed = _seed(self, grad if gradient is None else gradient, "backward")
-        _sweep([self], [seed], retain_graph, create_graph, inputs)
-
-    # -- operators: the primitives registered in ops.py
-    def __add__(self, o):
-        return OPS["add"].apply(self, o)
-
-    def __radd__(self, o):
-        return OPS["add"].apply(o, self)
-
-    def __sub__(self, o):
-        return OPS["sub"].apply(self, o)
-
-    def __rsub__(self, o):
-        return OPS["sub"].apply(o, self)
-
-    def __mul__(self, o):
-        return OPS["mul"].apply(self, o)
-
-    def __rmul__(self, o):
-        return OPS["mul"].apply(o, self)
-
-    def __truediv__(self, o):
-        return OPS["div"].apply(self, o)
-
-    def __rtruediv__(self, o):
-        return OPS["div"].apply(o, self)
-
-    def __pow__(self, o):
-        return OPS["pow"].apply(self, o)
-
-    def __rpow__(self, o):
-        return OPS["pow"].apply(o, self)
-
-    def __neg__(self):
-        return OPS["neg"].apply(self)
-
-    def __matmul__(self, o):
-        return OPS["matmul"].apply(self, o)
-
-    def __rmatmul__(self, o):
-        return OPS["matmul"].apply(o, self)
-
-    def __getitem__(self, index) -> Tensor:
-        return OPS["getitem"].method(self, index)
-
-    # comparisons are not differentiable: they return constant bool Tensors
-    def _cmp(self, o, f):
-        return Tensor._make(f(self.data, o.data if isinstance(o, Tensor) else o), False, None)
-
-    def __lt__(self, o):
-        return self._cmp(o, np.less)
-
-    def __le__(self, o):
-        return self._cmp(o, np.less_equal)
-
-    def __gt__(self, o):
-        return self._cmp(o, np.greater)
-
-    def __ge__(self, o):
-        return self._cmp(o, np.greater_equal)
-
-    def __eq__(self, o):
-        return self._cmp(o, np.equal)
-
-    def __ne__(self, o):
-        return self._cmp(o, np.not_equal)
-
-    def argmax(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
-        """Positions of the maxima, the first of ties (not differentiable)."""
-        return self._arg(np.argmax, axis, keepdims, dim, keepdim, "argmax")
-
-    def argmin(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
-        """Positions of the minima, the first of ties (not differentiable)."""
-        return self._arg(np.argmin, axis, keepdims, dim, keepdim, "argmin")
-
-    def _arg(self, f, axis, keepdims, dim, keepdim, op: str) -> Tensor:
-        axis, keepdims = torch_spelling(op, axis, keepdims, dim, keepdim)
-        axis = None if axis is None else normalize_axis(axis, self.ndim, op)
-        return Tensor._make(np.asarray(f(self.data, axis=axis, keepdims=keepdims)), False, None)
-
-    # -- PyTorch's utilities
-    @property
-    def size(self) -> _Size:
-        """The element count (numpy's .size); called, PyTorch's size(): the shape, or size(d)."""
-        return _Size(self.data.size, self.data.shape)
-
-    def dim(self) -> int:
-        return self.data.ndim
-
-    def numel(self) -> int:
-        return self.data.size
-
-    def tolist(self):
-        return self.data.tolist()
-
-    def clone(self) -> Tensor:
-        """A copy that stays in the graph (its gradient flows back to this tensor)."""
-        return OPS["cast"].apply(self, dtype=self.dtype)
-
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        """Set requires_grad in place on a leaf (as PyTorch); returns self."""
-        if self._ctx is not None:
-            raise BackwardError("requires_grad_: only a leaf's flag can change; this tensor "
-                                "was made by an op (use .detach() first)")
-        self.requires_grad = bool(requires_grad)
-        return self
-
-    def to(self, dtype=None, device=None) -> Tensor:
-        """x.to(np.float64), x.to("cpu"): a cast, or itself (the CPU is the only device)."""
-        if isinstance(dtype, str) and device is None:
-            dtype, device = None, dtype
-        if device is not None and str(device) != "cpu":
-            raise ValueError(f"to: device {device!r}: tinygrad1d runs on the CPU only")
-        return self if dtype is None else self.cast(dtype)
-
-    def cpu(self) -> Tensor:
-        return self
-
-    def t(self) -> Tensor:
-        """Transpose a matrix (a vector or a number stays), as torch.Tensor.t."""
-        if self.ndim > 2:
-            raise ValueError(f"t: expects a tensor with at most 2 dims, got shape {self.shape}")
-        return self.transpose() if self.ndim == 2 else self
-
-    mT = property(lambda self: self.transpose(-2, -1))
-
-    def float(self) -> Tensor:
-        return self.cast(np.float32)
-
-    def double(self) -> Tensor:
-        return self.cast(np.float64)
-
-
-class _Size(int):
-    """Tensor.size: an int (numpy's element count) that, called, answers PyTorch's size():
-    x.size == 6, x.size() == (2, 3), x.size(1) == 3."""
-
-    def __new__(cls, n: int, shape: tuple):
-        self = super().__new__(cls, n)
-        self.shape = shape
-        return self
-
-    def __call__(self, dim=None):
-        if dim is None:
-            return self.shape
-        return self.shape[normalize_axis(dim, len(self.shape), "size")]
+def constant(a) -> Tensor:
+    """A Tensor that is never differentiated (a mask, an index, an integer result) around the
+    array `a` itself, without a copy: the package's one spelling of a constant."""
+    return Tensor._make(a if type(a) is np.ndarray else np.asarray(a), False, None)
 
 
 class Descriptor:
@@ -678,13 +494,18 @@ class Descriptor:
 def _seed(root: Tensor, grad, where: str) -> Tensor:
     """The gradient a sweep starts from: given, or ones for a single-element root."""
     if grad is None:
-        if root.size != 1:
+        if root.data.size != 1:
             raise BackwardError(f"{where}: grad can be implied only for a single-element "
-                                f"tensor; pass grad= of shape {root.shape}")
+                                f"tensor; pass grad= of shape {root.data.shape}")
         return Tensor._make(np.ones_like(root.data), False, None)
-    g = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=root.dtype)
-    if g.shape != root.shape:
-        raise BackwardError(f"{where}: grad has shape {g.shape}, the tensor has {root.shape}")
+    try:
+        g = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=root.data.dtype)
+    except (TypeError, ValueError) as e:
+        raise BackwardError(f"{where}: the gradient must be numbers of shape "
+                            f"{root.data.shape}, got {type(grad).__name__} ({e})") from None
+    if g.data.shape != root.data.shape:
+        raise BackwardError(f"{where}: grad has shape {g.data.shape}, the tensor has "
+                            f"{root.data.shape}")
     return g
 
 
@@ -738,7 +559,7 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
     done: list = []  # (tensor, gradient) handed out at the end: leaves, retain_grad, wanted
     walked: list = []
     for r, s in zip(roots, seeds):
-        _send(r, s, grads, waiting, made, leaves)
+        _send(r, s, grads, waiting, made, leaves, by=math.inf)
     prev_mode = _State.grad_enabled
     _State.grad_enabled = create_graph  # with it on, backward's own ops are recorded
     try:
@@ -750,6 +571,8 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
             if t._retain or wanted is not None:
                 done.append((t, g))
             ctx = t._ctx
+            if ctx.seq < _State.last_change:  # something changed in place since: still exact?
+                _check_unchanged(ctx)
             walked.append(ctx)
             gs = ctx.backward(g)
             for i, (x, gx) in enumerate(zip(ctx.inputs, gs if type(gs) is tuple else (gs,))):
@@ -758,7 +581,7 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
                         gx = _fit(gx, x, ctx)
                     if _State.anomaly and not np.isfinite(gx.data).all():
                         raise AnomalyError(ctx, i, x, gx.data)
-                    _send(x, gx, grads, waiting, made, leaves)
+                    _send(x, gx, grads, waiting, made, leaves, by=ctx.seq)
         done.extend((x, _hooked(x, grads[id(x)]) if _HOOKS else grads[id(x)]) for x in leaves)
     finally:
         _State.grad_enabled = prev_mode
@@ -767,7 +590,7 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
             wanted[id(t)] = g
         if accumulate and (t._ctx is None or t._retain):
             if t.grad is None:
-                t.grad = np.array(g.data, dtype=t.dtype)  # own copy: g may be shared
+                t.grad = np.array(g.data, dtype=t.data.dtype)  # own copy: g may be shared
             else:
                 t.grad += g.data
     if not retain:
@@ -781,17 +604,24 @@ def _hooked(t: Tensor, g: Tensor) -> Tensor:
     for fn in list(_HOOKS.get(id(t), ())):
         new = fn(g)
         if new is not None:
-            if not isinstance(new, Tensor) or new.shape != g.shape:
+            if not isinstance(new, Tensor) or new.data.shape != g.data.shape:
                 raise BackwardError(f"register_hook: hook {getattr(fn, '__name__', fn)!r} "
                                     f"returned {getattr(new, 'shape', type(new).__name__)} for "
-                                    f"a gradient of shape {g.shape}; return None or a Tensor "
-                                    "of that shape")
+                                    f"a gradient of shape {g.data.shape}; return None or a "
+                                    "Tensor of that shape")
             g = new
     return g
 
 
-def _send(x: Tensor, g: Tensor, grads: dict, waiting: list, made: dict, leaves: list) -> None:
-    """Add g to what x has received; the first gradient for x queues it (or its leaf)."""
+def _send(x: Tensor, g: Tensor, grads: dict, waiting: list, made: dict, leaves: list,
+          by: float) -> None:
+    """Add g, sent by the node recorded as number `by`, to what x has received; the first
+    gradient for x queues it (or its leaf). If x was given a new value in place after that
+    node used it, the gradient belongs to x as it was then (_as_of)."""
+    if _REBASED and id(x) in _REBASED:
+        x = _as_of(x, by)
+        if not x.requires_grad:  # it was a constant when that node used it
+            return
     k = id(x)
     prev = grads.get(k)
     if prev is not None:
@@ -839,9 +669,23 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False,
             else Tensor._make(np.zeros_like(x.data), False, None) for x in inputs]
 
 
-def _sweep(roots, seeds, retain_graph, create_graph: bool, inputs) -> None:
-    """backward's sweep (Tensor.backward, tg.autograd.backward): into every leaf's .grad, or
-    only into the tensors in `inputs`, as torch."""
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs=None) -> None:
+    """Accumulate the gradients of `tensors` (one root or several, each with its seed
+    gradient in grad_tensors, None for a one-element root) into every leaf's .grad, or only
+    into the tensors in `inputs`, in one sweep: Tensor.backward and tg.autograd.backward."""
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray)):
+        grad_tensors = [grad_tensors] * len(roots)
+    grad_tensors = list(grad_tensors)
+    if len(grad_tensors) != len(roots):
+        raise ValueError(f"backward: {len(grad_tensors)} gradients for {len(roots)} tensors")
+    for r in roots:
+        if not isinstance(r, Tensor) or not r.requires_grad:
+            raise BackwardError(f"backward: this tensor (shape {np.shape(getattr(r, 'data', r))})"
+                                " does not require grad; create the leaves with "
+                                "requires_grad=True")
+    seeds = [_seed(r, g, "backward") for r, g in zip(roots, grad_tensors)]
     if create_graph:  # .grad is an array here, so the sweep could not be differentiated
         raise BackwardError("backward: create_graph=True needs gradients you can "
                             "differentiate; use tg.grad(outputs, inputs, create_graph=True)")
@@ -852,4 +696,107 @@ def _sweep(roots, seeds, retain_graph, create_graph: bool, inputs) -> None:
     for x, g in zip(inputs, grad(roots, inputs, seeds, retain_graph=bool(retain_graph),
                                  allow_unused=True)):
         if g is not None:
-            x.grad = np.array(g.data, dtype=x.dtype) if x.grad is None else x.grad + g.data
+            x.grad = np.array(g.data, dtype=x.data.dtype) if x.grad is None else x.grad + g.data
+
+
+def register_hook(x: Tensor, fn) -> RemovableHandle:
+    """Call fn(grad) with the gradient flowing into x during backward (its total, before a
+    leaf accumulates it or a node passes it on); a returned Tensor of the same shape replaces
+    it. Returns a handle whose .remove() takes the hook off."""
+    if not x.requires_grad:
+        raise BackwardError(f"register_hook: this tensor (shape {x.data.shape}) does not "
+                            "require grad, so no gradient will flow into it")
+    hooks = _HOOKS.get(id(x))
+    if hooks is None:
+        hooks = _HOOKS[id(x)] = []
+        weakref.finalize(x, _HOOKS.pop, id(x), None)  # a dead tensor's id is reused
+    hooks.append(fn)
+    return RemovableHandle(hooks, fn)
+
+
+# ------------------------------------------------------------------ in-place changes
+# torch's x.add_(y), x.zero_(), x[i] = v. Without a graph to keep (under no_grad, or on
+# constants) the new values are written into x's memory, as numpy's `+=` does, so views
+# and optimizers holding the array see them. Inside a graph x is given a new value and a
+# new node, and the old value lives on, unchanged, as the input of that node ("rebasing").
+# Either way the change is stamped with a record number, so a node recorded before it can
+# tell, at backward, whether what it saved is still there: PyTorch's version counter.
+
+_WRITTEN: dict[int, int] = {}  # id(base array) -> record number of its last in-place write
+_REBASED: dict[int, list] = {}  # id(tensor) -> [(record number, the tensor before), ...]
+
+
+def _base(a: np.ndarray) -> np.ndarray:
+    """The array that owns a's memory (views share their base's stamps)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def inplace(x: Tensor, op: str, compute) -> Tensor:
+    """Give x the value compute(x) in place and return x: the engine's half of every `_`
+    method. The result must keep x's shape; a float result is cast to an integer x only if
+    it holds whole numbers (torch refuses such casts too)."""
+    if _State.grad_enabled and x.requires_grad and x._ctx is None:
+        raise BackwardError(f"{op}: a leaf Variable that requires grad is being used in an "
+                            "in-place operation (wrap the update in tg.no_grad(), or use the "
+                            "out-of-place form)")
+    before = Tensor._make(x.data, x.requires_grad, x._ctx)  # x as it is now
+    new = compute(before)
+    if not isinstance(new, Tensor) or new.data.shape != x.data.shape:
+        raise ValueError(f"{op}: the result has shape {np.shape(getattr(new, 'data', new))}, "
+                         f"but the tensor changed in place has shape {x.data.shape}")
+    if new.data.dtype != x.data.dtype:
+        if new.data.dtype.kind == "f" and x.data.dtype.kind in "iub":
+            raise TypeError(f"{op}: a float result cannot be stored in a tensor of dtype "
+                            f"{x.data.dtype}")
+        new = OPS["cast"].apply(new, dtype=x.data.dtype)
+    stamp = _State.last_change = next(_RECORDED)
+    if not _State.grad_enabled or not (x.requires_grad or new.requires_grad):
+        if not x.data.flags.writeable:
+            raise ValueError(f"{op}: this tensor's memory is read-only (a broadcast view); "
+                             "clone() it first")
+        np.copyto(x.data, new.data)  # into the memory itself: views of it see the change
+        base = _base(x.data)
+        if id(base) not in _WRITTEN:
+            weakref.finalize(base, _WRITTEN.pop, id(base), None)
+        _WRITTEN[id(base)] = stamp
+        return x
+    if not new.requires_grad:  # a constant replaces a tracked value: zero gradient to it
+        new = OPS["where"].apply(constant(np.ones(x.data.shape, bool)), new, before)
+    # rebase: the nodes that saved their output by weak reference now point at the
+    # object that holds that value (`before` for x's old node, x for the new one)
+    for ctx, holder in ((x._ctx, before), (new._ctx, x)):
+        if ctx is not None and "out" in vars(ctx):
+            ctx.out = weakref.ref(holder)
+    if id(x) not in _REBASED:
+        weakref.finalize(x, _REBASED.pop, id(x), None)
+    _REBASED.setdefault(id(x), []).append((stamp, before))
+    x.data, x._ctx, x.requires_grad = new.data, new._ctx, True
+    return x
+
+
+def _as_of(x: Tensor, seq: float) -> Tensor:
+    """The tensor that held x's value when the node numbered `seq` was recorded."""
+    for stamp, before in _REBASED[id(x)]:
+        if stamp > seq:
+            return before
+    return x
+
+
+def _check_unchanged(ctx) -> None:
+    """Refuse to run a node's backward if a value it reads was changed in place after it was
+    recorded (its inputs, and its output if it saved it): its gradient would be wrong."""
+    if not type(ctx).reads:
+        return
+    seen = list(ctx.inputs)
+    if "out" in vars(ctx) and ctx.out() is not None:
+        seen.append(ctx.out())
+    for i, x in enumerate(seen):
+        rebased = _REBASED and id(x) in _REBASED and _as_of(x, ctx.seq) is not x
+        if rebased or _WRITTEN.get(id(_base(x.data)), -1) > ctx.seq:
+            what = f"input {i}" if i < len(ctx.inputs) else "output"
+            raise BackwardError(f"backward: {type(ctx).name} needs its {what} (shape "
+                                f"{x.data.shape}), which was modified by an in-place "
+                                "operation after it was used; compute the new value "
+                                "out of place (y = y.add(1), not y.add_(1))")

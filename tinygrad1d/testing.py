@@ -28,7 +28,7 @@ except ImportError as e:  # pragma: no cover - the message is the point
 from .func import jvp
 from .gradcheck import GradcheckError, _outputs, _prepare, first_order, gradcheck, gradgradcheck
 from .ops import Windows
-from .tensor import OPS, Function, Tensor, no_grad
+from .tensor import OPS, Function, Tensor, constant, no_grad
 
 __all__ = ["arrays", "broadcastable_shapes", "check_grads", "check_op", "conv1d_configs",
            "op_inputs", "shapes", "tensors"]
@@ -75,6 +75,9 @@ def values(draw, shape, domain, rng):
         return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2, shape)
     if domain == "bool":
         return rng.random(shape) < 0.5
+    if domain == "off_steps":  # k + 0.1..0.4 or k + 0.6..0.9: away from integers and halves
+        offset = rng.uniform(0.1, 0.4, shape) + 0.5 * (rng.random(shape) < 0.5)
+        return rng.integers(-3, 3, shape) + offset
     raise AssertionError(f"unknown domain hint {domain!r}")
 
 
@@ -167,6 +170,8 @@ def _param(draw, kind, shape, params, rng):
         return rng.integers(-n, n, draw(shapes(0, 2)))
     if kind == "float_dtype":
         return np.dtype(np.float64)  # float32 would defeat float64 central differences
+    if kind == "step_fn":
+        return draw(st.sampled_from(["sign", "floor", "ceil", "round", "trunc"]))
     raise AssertionError(f"unknown parameter hint {kind!r}")
 
 
@@ -326,7 +331,7 @@ def _as_function(op: type[Function], arrays: list, params: dict):
         args = list(arrays)
         for i, x in zip(diff, xs):
             args[i] = x
-        args = [Tensor._make(a, False, None) if isinstance(a, np.ndarray) else a for a in args]
+        args = [constant(a) if isinstance(a, np.ndarray) else a for a in args]
         return op.apply(*args, **params)
     return fn, [arrays[i] for i in diff]
 
@@ -353,7 +358,7 @@ def check_op(op, max_examples: int = 50) -> bool:
     @given(op_inputs(op))
     def forward_matches_reference(case):
         arrays, params = case
-        out = op.apply(*[Tensor._make(a, False, None) for a in arrays], **params)
+        out = op.apply(*[constant(a) for a in arrays], **params)
         expect = np.asarray(hints["ref"](*arrays, **params))
         assert out.shape == expect.shape, f"{op.name}: shape {out.shape}, reference {expect.shape}"
         np.testing.assert_allclose(out.data, expect, rtol=1e-12, atol=1e-12,

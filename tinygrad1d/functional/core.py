@@ -12,13 +12,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..ops import Windows, const, select
-from ..tensor import OPS, Tensor, _lift, as_index, as_tensor, default_rng, normalize_axes
+from ..ops import Windows
+from ..tensor import OPS, Tensor, lift, as_index, as_tensor, constant, default_rng, normalize_axes
 from ..tensor import normalize_axis, scope, shape_args, torch_spelling
 
 __all__ = ["amin", "avg_pool1d", "batch_norm", "cat", "check_int", "check_reduction", "conv1d",
            "conv_args", "conv_output_size", "cross_entropy", "dropout", "dropout_p", "flatten",
-           "global_avg_pool1d", "linear", "log_softmax", "max_pool1d", "mean", "min_", "mse_loss",
+           "global_avg_pool1d", "linear", "log_softmax", "max_pool1d", "mean", "mse_loss",
            "nll_loss", "permute", "pool_args", "reduce_loss", "relu", "sigmoid", "softmax",
            "sqrt", "squeeze", "stack", "std", "tanh", "unsqueeze", "var", "where", "window_index",
            "windows"]
@@ -231,12 +231,12 @@ def max_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
         xt, axis = _batch_last(x)
         cols = xt.gather(win, axis=axis, value=-np.inf)  # (C, L, N) -> (C, K, L_out, N)
         pick = _first_max(cols.data)  # one-hot over K: the first maximum, as torch
-        out = _batch_first(OPS["where"].apply(const(pick), cols, 0.0).sum(axis=1), x)
+        out = _batch_first(OPS["where"].apply(constant(pick), cols, 0.0).sum(axis=1), x)
     if not return_indices:
         return out
-    taps = const(pick.argmax(axis=1) * win.dilation - win.padding[0])  # (C, L_out, N)
+    taps = constant(pick.argmax(axis=1) * win.dilation - win.padding[0])  # (C, L_out, N)
     at = win.stride * np.arange(win.n_out).reshape((-1,) + (1,) * (pick.ndim - 3))
-    return out, _batch_first(taps + const(at), x)
+    return out, _batch_first(taps + constant(at), x)
 
 
 def _first_max(w: np.ndarray) -> np.ndarray:
@@ -353,7 +353,7 @@ def where(condition, x, y) -> Tensor:
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
-    return OPS["where"].apply(const(cond), x, y)
+    return OPS["where"].apply(constant(cond), x, y)
 
 
 def permute(x, *dims) -> Tensor:
@@ -403,17 +403,7 @@ def var(x, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, 
 def amin(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Minimum over axis: the max of -x, so ties share the gradient evenly (torch.amin)."""
     axis, keepdims = torch_spelling("amin", axis, keepdims, dim, keepdim)
-    return -(-as_tensor(x, "amin", "x")).max(axis, keepdims)
-
-
-def min_(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
-    """x.min() (named min_ so as not to hide the builtin here): numpy's min over axis (as
-    amin); with dim= PyTorch's (values, indices), the gradient going to the first minimum's
-    index."""
-    x = as_tensor(x, "min", "x")
-    if dim is None:
-        return amin(x, axis, keepdims, keepdim=keepdim)
-    return select(x, np.argmin, dim, bool(keepdim), "min")
+    return -OPS["max"].method(-as_tensor(x, "amin", "x"), axis, keepdims)
 
 
 def std(x, axis=None, keepdims: bool = False, correction: int = 1, *, dim=None, keepdim=None,
@@ -462,7 +452,7 @@ def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
     if p == 1.0:
         return x * 0.0
     keep = default_rng().random(x.shape) >= p
-    return x * Tensor._make((keep / (1.0 - p)).astype(x.dtype), False, None)
+    return x * constant((keep / (1.0 - p)).astype(x.dtype))
 
 
 def batch_norm(x, running_mean: np.ndarray | None, running_var: np.ndarray | None,
@@ -493,7 +483,7 @@ def batch_norm(x, running_mean: np.ndarray | None, running_var: np.ndarray | Non
                 running_var += momentum * var.data.reshape(-1) * n / (n - 1)
         else:
             d = x - running_mean.reshape(shape).astype(x.dtype)
-            var = Tensor._make(running_var.reshape(shape).astype(x.dtype), False, None)
+            var = constant(running_var.reshape(shape).astype(x.dtype))
         # scale and shift are per channel: the full-size work is one multiply and one add
         scale = (var + eps) ** -0.5
         if weight is not None:
@@ -578,7 +568,7 @@ def cross_entropy(logits, target, reduction: str = "mean", label_smoothing: floa
         logp = logits.log_softmax(axis=1)
         tshape = np.shape(target.data if isinstance(target, Tensor) else target)
         if tshape == logits.shape and len(tshape) == 2:  # probabilities or one-hot rows
-            p = _lift((logits, target), op)[1]
+            p = lift((logits, target), op)[1]
             if eps:
                 p = p * (1 - eps) + eps / logits.shape[1]
             return reduce_loss(-(p * logp).sum(axis=1), reduction, op)
@@ -591,17 +581,9 @@ def cross_entropy(logits, target, reduction: str = "mean", label_smoothing: floa
 def mse_loss(pred, target, reduction: str = "mean") -> Tensor:
     """Mean squared error between tensors of the same shape."""
     pred = as_tensor(pred, "mse_loss", "pred")
-    target = _lift((pred, target), "mse_loss")[1]
+    target = lift((pred, target), "mse_loss")[1]
     if pred.shape != target.shape:
         raise ValueError(f"mse_loss: pred {pred.shape} and target {target.shape} differ in shape")
     with scope("mse_loss", reduction=reduction):
         d = pred - target
         return reduce_loss(d * d, reduction, "mse_loss")
-
-
-# conv1d is also a Tensor method (API.md): x.conv1d(w, b, stride=...)
-for _f in (conv1d, softmax, log_softmax, sqrt, mean, var, std, amin, flatten, unsqueeze, squeeze):
-    setattr(Tensor, _f.__name__, _f)  # x.conv1d(w), x.mean(1), ...: the composites above
-Tensor.min = min_
-Tensor.permute = permute
-Tensor.view = Tensor.reshape  # numpy arrays are never non-viewable, so view is reshape

@@ -10,19 +10,18 @@ import math
 
 import numpy as np
 
-from ..tensor import OPS, Tensor, _lift, as_index, as_tensor, normalize_axes, normalize_axis
-from ..tensor import shape_args
-from ..tensor import torch_spelling
-from ..tensor import scope
-from ..ops import MinMax
+from ..tensor import OPS, Tensor, as_index, as_tensor, constant, lift, normalize_axes
+from ..tensor import normalize_axis, scope, shape_args, torch_spelling
 from .core import cat, check_int, conv_args, reduce_loss, where, windows
+from .indexing import MinMax, take_along
 
 __all__ = ["amax", "binary_cross_entropy", "binary_cross_entropy_with_logits", "ceil", "chunk",
            "clamp", "conv_transpose1d", "elu", "embedding", "flip", "floor", "gelu", "group_norm",
            "interpolate", "l1_loss", "layer_norm", "leaky_relu", "lerp", "logsumexp",
            "masked_fill", "maximum", "minimum", "norm", "normalize", "one_hot", "outer", "pad",
            "repeat",
-           "roll", "round_", "sign", "silu", "softplus", "sort", "split", "topk"]
+           "roll", "round_", "sign", "silu", "softplus", "sort", "split", "topk", "trunc",
+           "floor_divide", "remainder", "fmod"]
 
 def gelu(x, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF through erf (PyTorch's default), or its tanh
@@ -68,12 +67,12 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 def minimum(x, y) -> Tensor:
     """Elementwise minimum: -max(-x, -y), so ties split the gradient as maximum's do."""
     x = as_tensor(x, "minimum", "x")
-    return -OPS["maximum"].apply(-x, -_lift((x, y), "minimum")[1])
+    return -OPS["maximum"].apply(-x, -lift((x, y), "minimum")[1])
 
 
 def maximum(x, y) -> Tensor:
     """Elementwise maximum; ties split the gradient evenly, as torch.maximum."""
-    return OPS["maximum"].apply(*_lift((x, y), "maximum"))
+    return OPS["maximum"].apply(*lift((x, y), "maximum"))
 
 
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
@@ -114,7 +113,7 @@ def logsumexp(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -
 def amax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Maximum over axis (or dim); ties share the gradient evenly (torch.amax)."""
     axis, keepdims = torch_spelling("amax", axis, keepdims, dim, keepdim)
-    return as_tensor(x, "amax", "x").max(axis, keepdims)
+    return OPS["max"].method(as_tensor(x, "amax", "x"), axis, keepdims)
 
 
 def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
@@ -123,7 +122,7 @@ def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
     x = as_tensor(x, "norm", "x")
     axes = normalize_axes(dim, x.ndim, "norm")
     if p == np.inf:
-        return x.abs().max(axes, keepdim)
+        return OPS["max"].method(x.abs(), axes, keepdim)
     if not isinstance(p, (int, float)) or p <= 0:
         raise ValueError(f"norm: p must be a number > 0 or inf, got {p!r}")
     if p == 1:
@@ -163,9 +162,11 @@ def roll(x, shifts, dims=None) -> Tensor:
     return x
 
 
-def flip(x, *dims) -> Tensor:
-    """Reverse the order along each of dims (torch.flip, np.flip)."""
+def flip(x, *dims_, dims=None) -> Tensor:
+    """Reverse the order along each of dims (torch.flip: x.flip(0), x.flip([0, 1]),
+    x.flip(dims=(1,)))."""
     x = as_tensor(x, "flip", "x")
+    dims = dims_ if dims is None else ((dims,) if isinstance(dims, int) else tuple(dims))
     axes = normalize_axes(shape_args(dims, "flip"), x.ndim, "flip") or ()
     return x[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))]
 
@@ -210,18 +211,16 @@ def chunk(x, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return split(x, max(1, -(-n // chunks)), dim)
 
 
-def _constant(f, name: str):
-    """A piecewise-constant function: its gradient is zero wherever it is defined, so the
-    result is a constant, as if detached (docs/pytorch.md)."""
-    def method(x) -> Tensor:
-        return Tensor._make(f(as_tensor(x, name, "x").data), False, None)
-    method.__name__, method.__doc__ = name, f"{name}(x), elementwise; not differentiated."
-    return method
+def _step(fn: str):
+    """A piecewise-constant function (the `step` primitive): its gradient is zeros, as
+    torch's."""
+    def f(x) -> Tensor:
+        return OPS["step"].apply(as_tensor(x, fn, "input"), fn=fn)
+    f.__name__, f.__doc__ = fn, f"{fn}(x), elementwise; its gradient is 0."
+    return f
 
 
-sign, floor, ceil, round_ = (_constant(f, n) for f, n in  # round_: not the builtin
-                             ((np.sign, "sign"), (np.floor, "floor"), (np.ceil, "ceil"),
-                              (np.round, "round")))
+sign, floor, ceil, round_, trunc = (_step(f) for f in ("sign", "floor", "ceil", "round", "trunc"))
 
 
 # ================================================================== losses and padding
@@ -230,7 +229,7 @@ sign, floor, ceil, round_ = (_constant(f, n) for f, n in  # round_: not the buil
 def l1_loss(pred, target, reduction: str = "mean") -> Tensor:
     """Mean absolute error between tensors of one shape."""
     pred = as_tensor(pred, "l1_loss", "pred")
-    target = _lift((pred, target), "l1_loss")[1]
+    target = lift((pred, target), "l1_loss")[1]
     if pred.shape != target.shape:
         raise ValueError(f"l1_loss: pred {pred.shape} and target {target.shape} differ in shape")
     return reduce_loss((pred - target).abs(), reduction, "l1_loss")
@@ -240,7 +239,7 @@ def binary_cross_entropy(prob, target, reduction: str = "mean") -> Tensor:
     """-(t log p + (1 - t) log(1 - p)) for probabilities p; each log is floored at -100,
     as PyTorch does, so p = 0 or 1 gives a large finite loss."""
     prob = as_tensor(prob, "binary_cross_entropy", "input")
-    target = _lift((prob, target), "binary_cross_entropy")[1]
+    target = lift((prob, target), "binary_cross_entropy")[1]
     if prob.shape != target.shape:
         raise ValueError(f"binary_cross_entropy: input {prob.shape} and target {target.shape} "
                          "differ in shape")
@@ -257,7 +256,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean",
     """Binary cross-entropy of sigmoid(logits), written max(z, 0) - z t + log(1 + e^-|z|) so
     that it is stable for any z; pos_weight scales the positive term, as PyTorch."""
     z = as_tensor(logits, "binary_cross_entropy_with_logits", "input")
-    t = _lift((z, target), "binary_cross_entropy_with_logits")[1]
+    t = lift((z, target), "binary_cross_entropy_with_logits")[1]
     if z.shape != t.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: input {z.shape} and target "
                          f"{t.shape} differ in shape")
@@ -483,17 +482,13 @@ def _pad_index(n: int, left: int, right: int, mode: str) -> np.ndarray:
 # ================================================================== sorting, integer arithmetic
 
 
-def _indices(a: np.ndarray) -> Tensor:
-    return Tensor._make(a, False, None)  # int64 positions: never differentiated
-
-
 def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> MinMax:
     """(values, indices) along dim, as torch.sort. The values are a gather, so each carries
     its own element's gradient; equal values keep their order (always stable)."""
     x = as_tensor(x, "sort", "x")
     dim = normalize_axis(dim, x.ndim, "sort")
     idx = np.argsort(-x.data if descending else x.data, axis=dim, kind="stable")
-    return MinMax(x.gather(dim, idx), _indices(idx))
+    return MinMax(take_along(x, dim, idx), constant(idx.astype(np.int64)))
 
 
 def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> MinMax:  # noqa: A002
@@ -506,8 +501,8 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
         raise ValueError(f"topk: k={k} is more than the {x.shape[dim]} values along dim {dim} "
                          f"of shape {x.shape}")
     order = np.argsort(-x.data if largest else x.data, axis=dim, kind="stable")
-    idx = np.take(order, np.arange(k), axis=dim)
-    return MinMax(x.gather(dim, idx), _indices(idx))
+    idx = np.take(order, np.arange(k), axis=dim).astype(np.int64)
+    return MinMax(take_along(x, dim, idx), constant(idx))
 
 
 def outer(x, y) -> Tensor:
@@ -528,56 +523,29 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     if n < 1 or (idx.size and idx.max() >= n):
         raise ValueError(f"one_hot: num_classes={num_classes} does not hold index "
                          f"{idx.max() if idx.size else '(none)'}")
-    return Tensor._make((idx[..., None] == np.arange(n)).astype(np.int64), False, None)
+    return constant((idx[..., None] == np.arange(n)).astype(np.int64))
 
 
-def _floordiv(x, y) -> Tensor:
-    """x // y: floor(x / y), a step function; like torch, no gradient flows through it (the
-    result is a constant, so a backward that needs it fails rather than returning zeros)."""
-    x, y = (getattr(a, "data", a) for a in _lift((x, y), "floordiv"))
-    return Tensor._make(np.floor_divide(x, y), False, None)
+def floor_divide(x, y) -> Tensor:
+    """x // y: floor(x / y), as torch.floor_divide: a step function that torch does not
+    differentiate, so the result is a constant (a backward through it fails, rather than
+    returning zeros)."""
+    x, y = (a.data for a in lift((x, y), "floor_divide"))
+    return constant(np.floor_divide(x, y))
 
 
-def _mod(x, y) -> Tensor:
-    """x % y = x - floor(x / y) * y, the sign of y (Python's and torch.remainder's): the
-    gradient is 1 for x and -floor(x / y) for y."""
-    x, y = _lift((x, y), "remainder")
+def remainder(x, y) -> Tensor:
+    """x % y = x - floor(x / y) * y, with the sign of y (Python's and torch.remainder's): the
+    gradient is 1 for x and -floor(x / y) for y. Integer tensors stay integers."""
+    x, y = lift((x, y), "remainder")
+    if x.dtype.kind in "iu" and y.dtype.kind in "iu":
+        return constant(np.remainder(x.data, y.data))
     return x - floor(x / y) * y
 
 
-def _cast(dtype):
-    def cast(x) -> Tensor:  # torch's x.long(), x.int(), x.bool(): values, not differentiable
-        return Tensor._make(x.data.astype(dtype), False, None)
-    cast.__name__ = {np.int64: "long", np.int32: "int", np.bool_: "bool"}[dtype]
-    return cast
-
-
-def _or_elementwise(reduce, elementwise):
-    """x.max(other) / x.min(other) is torch's elementwise form; anything else reduces."""
-    def method(x, *args, **kwargs):
-        if len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
-            return elementwise(x, args[0])
-        return reduce(x, *args, **kwargs)
-    method.__name__, method.__doc__ = reduce.__name__, reduce.__doc__
-    return method
-
-
-Tensor.max = _or_elementwise(Tensor.max, maximum)
-Tensor.min = _or_elementwise(Tensor.min, minimum)
-Tensor.__floordiv__ = _floordiv
-Tensor.__rfloordiv__ = lambda x, y: _floordiv(y, x)
-Tensor.__mod__ = _mod
-Tensor.__rmod__ = lambda x, y: _mod(y, x)
-Tensor.__abs__ = lambda x: x.abs()
-Tensor.expand_as = lambda x, other: x.expand(other.shape)
-Tensor.__float__ = lambda x: float(x.item())  # float(loss), int(count): one element only
-Tensor.__int__ = lambda x: int(x.item())
-Tensor.device = property(lambda x: "cpu")  # numpy's memory: the only device there is
-for _c in (_cast(np.int64), _cast(np.int32), _cast(np.bool_)):
-    setattr(Tensor, _c.__name__, _c)
-
-
-for _f in (norm, roll, amax, minimum, clamp, masked_fill, lerp, logsumexp, flip, repeat, split,
-           chunk, sign, floor, ceil, round_, sort, topk, outer):
-    setattr(Tensor, _f.__name__, _f)  # x.clamp(0, 1), x.flip(0), ...: as PyTorch's methods
-Tensor.clip = clamp
+def fmod(x, y) -> Tensor:
+    """x - trunc(x / y) * y, with the sign of x (C's fmod, torch.fmod)."""
+    x, y = lift((x, y), "fmod")
+    if x.dtype.kind in "iu" and y.dtype.kind in "iu":
+        return constant(np.fmod(x.data, y.data))
+    return x - trunc(x / y) * y
