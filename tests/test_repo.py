@@ -100,7 +100,8 @@ def test_docs_python_blocks_run(page, tmp_path):
 # (docs/architecture.md). Within data/ and app/ the same rule orders the modules.
 LAYERS = [
     "memory", "tensor", "autograd", "ops", "functional.core", "functional.indexing",
-    "functional.everyday", "functional", "creation",  # engine, primitives, composites
+    "functional.everyday", "functional.activations", "functional.losses", "functional",
+    "creation",  # engine, primitives, composites
     "surface",  # the Tensor methods, declared once over all of the above
     "init", "nn.utils", "nn.module", "nn.layers", "nn.recurrent", "nn.weightless",
     "nn.loss", "nn", "gradcheck", "func", "optim.optimizers", "optim.lr_scheduler",

@@ -9,8 +9,8 @@ from .tensor import Tensor, constant, default_rng, get_default_dtype, shape_args
 
 def _filled(fill, shape, requires_grad, dtype, op: str) -> Tensor:
     shape = shape_args(shape, op)
-    dtype = np.dtype(dtype or get_default_dtype())
-    return Tensor(fill(shape).astype(dtype, copy=False), requires_grad=requires_grad)
+    dtype = dtype or get_default_dtype()
+    return Tensor(fill(shape), requires_grad=requires_grad, dtype=dtype)
 
 
 def zeros(*shape, requires_grad: bool = False, dtype=None) -> Tensor:
@@ -73,13 +73,15 @@ def full(shape, fill_value: float, requires_grad: bool = False, dtype=None) -> T
 
 
 def arange(start, end=None, step=1, requires_grad: bool = False, dtype=None) -> Tensor:
-    """start, start + step, ... below end (tg.arange(5), tg.arange(1, 4, 0.5)), as torch."""
+    """start, start + step, ... below end, as torch: int64 when all three are ints
+    (tg.arange(5)), else the default float (tg.arange(1, 4, 0.5))."""
     if end is None:
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must not be 0")
     values = np.arange(start, end, step)
-    return Tensor(values.astype(np.dtype(dtype or get_default_dtype())), requires_grad)
+    whole = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+    return Tensor(values, requires_grad, dtype or (np.int64 if whole else get_default_dtype()))
 
 
 def linspace(start, end, steps: int, requires_grad: bool = False, dtype=None) -> Tensor:
@@ -87,17 +89,17 @@ def linspace(start, end, steps: int, requires_grad: bool = False, dtype=None) ->
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"linspace: steps must be an int >= 0, got {steps!r}")
     values = np.linspace(start, end, int(steps))
-    return Tensor(values.astype(np.dtype(dtype or get_default_dtype())), requires_grad)
+    return Tensor(values, requires_grad, dtype or get_default_dtype())
 
 
 def eye(n: int, m: int | None = None, requires_grad: bool = False, dtype=None) -> Tensor:
     """The n x m identity matrix (m defaults to n)."""
-    return Tensor(np.eye(n, m, dtype=np.dtype(dtype or get_default_dtype())), requires_grad)
+    return Tensor(np.eye(n, m), requires_grad, dtype or get_default_dtype())
 
 
 def _like(x, fill, requires_grad: bool, dtype) -> Tensor:
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    dtype = dtype or (data.dtype if data.dtype.kind == "f" else None)
+    dtype = dtype or data.dtype
     return _filled(fill, (data.shape,), requires_grad, dtype, "like")
 
 

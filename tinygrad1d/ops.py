@@ -19,7 +19,7 @@ import numpy as np
 from .memory import BUFFERS
 
 from .tensor import Function, Tensor, as_index, constant, normalize_axes, normalize_axis
-from .tensor import register, shape_args, torch_spelling
+from .tensor import get_default_dtype, register, shape_args, torch_spelling
 
 
 def hint(ref, *domains, shapes="broadcast", **params) -> dict:
@@ -254,7 +254,10 @@ class Mul(_Broadcasting):
 @register("div")
 class Div(_Broadcasting):
     def forward(ctx, x, y):
-        return x / y
+        out = x / y
+        if out.dtype.kind == "f" and x.dtype.kind in "iub" and y.dtype.kind in "iub":
+            return out.astype(get_default_dtype())  # integers divide into the default float
+        return out
 
     def backward(ctx, g):  # d(x / y) = (1 / y, -x / y^2)
         x, y = ctx.inputs
@@ -282,6 +285,20 @@ class Pow(_Broadcasting):
         logx = Where.apply(x == 0, 0.0, x.log()) if (x.data == 0).any() else x.log()
         return gx, g * ctx.out() * logx
     hints = hint(np.power, "positive", "real")
+
+
+@register("floor_divide")
+class FloorDivide(_Broadcasting):
+    """floor(x / y), exactly (numpy's floor_divide): a step function of both inputs."""
+    reads = False  # backward uses shapes and what forward saved, never input values
+
+    def forward(ctx, x, y):
+        return np.floor_divide(x, y)
+
+    def backward(ctx, g):  # 0 between the steps, for x and for y
+        zero = constant(np.zeros_like(g.data))
+        return zero, zero
+    hints = hint(np.floor_divide, "off_steps", "positive")
 
 
 @register("maximum")

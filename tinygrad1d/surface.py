@@ -64,11 +64,12 @@ def _compare(x: Tensor, other, f) -> Tensor:
 def _logical(x: Tensor, other, f, op: str) -> Tensor:
     """&, |, ^ (and ~ with other None) on bool or integer tensors, as torch's bitwise ops."""
     a = x.data
-    b = other.data if isinstance(other, Tensor) else other
-    if a.dtype.kind not in "iub" or np.asarray(b).dtype.kind not in "iub":
-        raise TypeError(f"{op}: needs bool or integer tensors, got {a.dtype} and "
-                        f"{np.asarray(b).dtype}; compare first (x > 0)")
-    return constant(f(a, b) if other is not None else f(a))
+    b = a if other is None else np.asarray(getattr(other, "data", other))
+    if a.dtype.kind not in "iub" or b.dtype.kind not in "iub":
+        raise TypeError(f"{op}: needs bool or integer tensors, got {a.dtype}"
+                        f"{'' if other is None else ' and ' + str(b.dtype)}; compare first "
+                        "(x > 0)")
+    return constant(f(a) if other is None else f(a, b))
 
 
 def _new(x: Tensor, fill, size, dtype, requires_grad: bool, op: str) -> Tensor:
@@ -269,7 +270,7 @@ class TensorMethods:
                  create_graph: bool = False, inputs=None, *, grad=None) -> None:
         """Reverse-mode sweep from this tensor, adding into every leaf's .grad (or only into
         the tensors in `inputs`); torch's arguments (grad= is API.md's name for gradient=)."""
-        _engine_backward(self, grad if gradient is None else gradient, retain_graph,
+        _engine_backward(self, [grad if gradient is None else gradient], retain_graph,
                          create_graph, inputs)
 
     def register_hook(self, fn):
@@ -374,10 +375,10 @@ class TensorMethods:
         """self / other; rounding_mode "floor" or "trunc" rounds the quotient (no gradient)."""
         if rounding_mode is None:
             return self / other
-        if rounding_mode == "floor":
+        if rounding_mode == "floor":  # as torch: step functions, with zero gradients
             return F.floor_divide(self, other)
         if rounding_mode == "trunc":
-            return F.trunc(self / other).detach()
+            return F.trunc(self / other)
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got "
                          f"{rounding_mode!r}")
 
@@ -854,8 +855,9 @@ class TensorMethods:
         """The distinct values, sorted (and where each element sits, how often each occurs)."""
         if dim is not None:
             raise ValueError("unique: dim= is not supported; unique over all elements only")
-        values, inverse, counts = np.unique(self.data, return_inverse=True, return_counts=True)
-        out = [constant(values)]
+        values, first, inverse, counts = np.unique(self.data, return_index=True,
+                                                   return_inverse=True, return_counts=True)
+        out = [self.reshape(-1)[first]]  # the values read from x: each has its gradient
         if return_inverse:
             out.append(constant(inverse.reshape(self.shape).astype(np.int64)))
         if return_counts:

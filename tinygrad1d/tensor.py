@@ -351,8 +351,9 @@ def lift(args: Sequence, op: str) -> tuple:
     """Turn Python numbers and arrays among an op's inputs into constant Tensors.
 
     A Python number takes the dtype of the op's first floating tensor, so `x * 2` keeps a
-    float32 `x` float32; with integer tensors only, an int stays an integer (`index + 1`, as
-    torch). Arrays follow the Tensor constructor's rules."""
+    float32 `x` float32; beside integer tensors an int stays an integer (`index + 1`), and a
+    float makes the integers the default float dtype (`counts * 0.5`), as torch. Arrays
+    follow the Tensor constructor's rules."""
     ref = None
     for a in args:
         if isinstance(a, Tensor) and a.data.dtype.kind in "fiub":
@@ -360,10 +361,15 @@ def lift(args: Sequence, op: str) -> tuple:
                 ref = a.data.dtype
                 break
             ref = ref or a.data.dtype
+    promote = ref is not None and ref.kind in "iu" and any(
+        isinstance(a, (float, np.floating)) for a in args)
+    if promote:  # integer tensors meet a float number: all become the default float
+        ref = _State.default_dtype
     out = []
     for a in args:
         if isinstance(a, Tensor):
-            out.append(a)
+            out.append(constant(a.data.astype(ref)) if promote and a.data.dtype.kind in "iu"
+                       else a)
         elif type(a) is float and ref is not None and ref.kind == "f":  # the common x * 2.0
             out.append(Tensor._make(np.array(a, dtype=ref), False, None))
         elif isinstance(a, (numbers.Number, np.generic)) and not isinstance(a, complex):
@@ -559,7 +565,7 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
     done: list = []  # (tensor, gradient) handed out at the end: leaves, retain_grad, wanted
     walked: list = []
     for r, s in zip(roots, seeds):
-        _send(r, s, grads, waiting, made, leaves, by=math.inf)
+        _send(r, s, grads, waiting, made, leaves)
     prev_mode = _State.grad_enabled
     _State.grad_enabled = create_graph  # with it on, backward's own ops are recorded
     try:
@@ -571,8 +577,8 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
             if t._retain or wanted is not None:
                 done.append((t, g))
             ctx = t._ctx
-            if ctx.seq < _State.last_change:  # something changed in place since: still exact?
-                _check_unchanged(ctx)
+            if ctx.seq < _State.last_change:  # something changed in place since it was made
+                _catch_up(ctx)
             walked.append(ctx)
             gs = ctx.backward(g)
             for i, (x, gx) in enumerate(zip(ctx.inputs, gs if type(gs) is tuple else (gs,))):
@@ -581,7 +587,7 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
                         gx = _fit(gx, x, ctx)
                     if _State.anomaly and not np.isfinite(gx.data).all():
                         raise AnomalyError(ctx, i, x, gx.data)
-                    _send(x, gx, grads, waiting, made, leaves, by=ctx.seq)
+                    _send(x, gx, grads, waiting, made, leaves)
         done.extend((x, _hooked(x, grads[id(x)]) if _HOOKS else grads[id(x)]) for x in leaves)
     finally:
         _State.grad_enabled = prev_mode
@@ -613,15 +619,8 @@ def _hooked(t: Tensor, g: Tensor) -> Tensor:
     return g
 
 
-def _send(x: Tensor, g: Tensor, grads: dict, waiting: list, made: dict, leaves: list,
-          by: float) -> None:
-    """Add g, sent by the node recorded as number `by`, to what x has received; the first
-    gradient for x queues it (or its leaf). If x was given a new value in place after that
-    node used it, the gradient belongs to x as it was then (_as_of)."""
-    if _REBASED and id(x) in _REBASED:
-        x = _as_of(x, by)
-        if not x.requires_grad:  # it was a constant when that node used it
-            return
+def _send(x: Tensor, g: Tensor, grads: dict, waiting: list, made: dict, leaves: list) -> None:
+    """Add g to what x has received; the first gradient for x queues it (or its leaf)."""
     k = id(x)
     prev = grads.get(k)
     if prev is not None:
@@ -776,25 +775,29 @@ def inplace(x: Tensor, op: str, compute) -> Tensor:
     return x
 
 
-def _as_of(x: Tensor, seq: float) -> Tensor:
+def _as_of(x: Tensor, seq: int) -> Tensor:
     """The tensor that held x's value when the node numbered `seq` was recorded."""
-    for stamp, before in _REBASED[id(x)]:
+    for stamp, before in _REBASED.get(id(x), ()):
         if stamp > seq:
             return before
     return x
 
 
-def _check_unchanged(ctx) -> None:
-    """Refuse to run a node's backward if a value it reads was changed in place after it was
-    recorded (its inputs, and its output if it saved it): its gradient would be wrong."""
+def _catch_up(ctx) -> None:
+    """Before a node's backward runs: if one of its inputs was given a new value in place
+    after the node used it, point the node at that input as it was (`before` kept the old
+    value and history, so the gradient is exact and flows to the old history). If what the
+    node reads was overwritten in memory instead, its gradient cannot be computed: refuse,
+    naming the op, as PyTorch's version counter does."""
+    if _REBASED:
+        ctx.inputs = tuple(_as_of(x, ctx.seq) for x in ctx.inputs)
     if not type(ctx).reads:
         return
     seen = list(ctx.inputs)
     if "out" in vars(ctx) and ctx.out() is not None:
         seen.append(ctx.out())
     for i, x in enumerate(seen):
-        rebased = _REBASED and id(x) in _REBASED and _as_of(x, ctx.seq) is not x
-        if rebased or _WRITTEN.get(id(_base(x.data)), -1) > ctx.seq:
+        if _WRITTEN.get(id(_base(x.data)), -1) > ctx.seq:
             what = f"input {i}" if i < len(ctx.inputs) else "output"
             raise BackwardError(f"backward: {type(ctx).name} needs its {what} (shape "
                                 f"{x.data.shape}), which was modified by an in-place "

@@ -2,11 +2,13 @@
 
 - `core.py`: conv1d, pools, softmax family, losses, linear, dropout, batch norm; mean,
   var, std, cat, stack, where, permute, flatten, ...; the argument checks.
-- `everyday.py`: gelu, silu, leaky_relu, elu, softplus, clamp, masked_fill, lerp, minimum,
-  maximum, logsumexp, amax, norm, normalize, pad, flip, repeat, split, chunk, sign, floor,
-  ceil, round, sort, topk; embedding, layer_norm, group_norm, conv_transpose1d, interpolate.
+- `everyday.py`: clamp, masked_fill, lerp, minimum, maximum, logsumexp, amax, norm,
+  normalize, pad, flip, repeat, split, chunk, sign, floor, ceil, round, sort, topk; embedding,
+  layer_norm, group_norm, conv_transpose1d, interpolate, adaptive pools.
 - `indexing.py`: torch's gather and scatter family, index_select, narrow, unbind, tril,
   triu, movedim, unflatten, and the (values, indices) reductions.
+- `activations.py`: gelu, silu, leaky_relu, elu, softplus, relu6, hardtanh, mish, selu, ...
+- `losses.py`: l1, smooth_l1, huber, binary cross-entropy, kl_div, cosine_similarity, ...
 
 Nothing here has a backward of its own: each function is an expression over the primitives.
 """
@@ -17,5 +19,9 @@ from .everyday import *  # noqa: F403
 from .everyday import __all__ as _everyday
 from .indexing import *  # noqa: F403
 from .indexing import __all__ as _indexing
+from .activations import *  # noqa: F403
+from .activations import __all__ as _activations
+from .losses import *  # noqa: F403
+from .losses import __all__ as _losses
 
-__all__ = _core + _everyday + _indexing
+__all__ = _core + _everyday + _indexing + _activations + _losses

@@ -7,21 +7,22 @@ inside `scope(...)`, so a drawing of the graph can show it as one box (tg.draw(c
 """
 from __future__ import annotations
 
+import functools
 import math
 from functools import lru_cache
 
 import numpy as np
 
 from ..ops import Windows
-from ..tensor import OPS, Tensor, lift, as_index, as_tensor, constant, default_rng, normalize_axes
-from ..tensor import normalize_axis, scope, shape_args, torch_spelling
+from ..tensor import OPS, Tensor, as_index, as_tensor, constant, default_rng, inplace, lift
+from ..tensor import normalize_axes, normalize_axis, scope, shape_args, torch_spelling
 
 __all__ = ["amin", "avg_pool1d", "batch_norm", "cat", "check_int", "check_reduction", "conv1d",
            "conv_args", "conv_output_size", "cross_entropy", "dropout", "dropout_p", "flatten",
            "global_avg_pool1d", "linear", "log_softmax", "max_pool1d", "mean", "mse_loss",
-           "nll_loss", "permute", "pool_args", "reduce_loss", "relu", "sigmoid", "softmax",
-           "sqrt", "squeeze", "stack", "std", "tanh", "unsqueeze", "var", "where", "window_index",
-           "windows"]
+           "nll_loss", "permute", "pointwise_loss", "pool_args", "reduce_loss", "relu", "sigmoid",
+           "softmax", "sqrt", "squeeze", "stack", "std", "tanh", "unsqueeze", "var", "where",
+           "window_index", "windows"]
 
 
 def check_int(v, op: str, name: str, lo: int) -> int:
@@ -293,6 +294,23 @@ def linear(x, w, b=None) -> Tensor:
         return out if b is None else out + b
 
 
+def inplace_option(f):
+    """Give the composite f torch's `inplace=` argument: F.relu(x, inplace=True) writes the
+    result into x itself, through the engine's `inplace` (so a leaf that requires grad is
+    refused, and a value backward still needs is never silently lost)."""
+    @functools.wraps(f)
+    def with_option(input, *args, inplace: bool = False, **kwargs):  # noqa: A002
+        if not inplace:
+            return f(input, *args, **kwargs)
+        x = as_tensor(input, f.__name__, "input")
+        return _write_in_place(x, f.__name__, lambda v: f(v, *args, **kwargs))
+    return with_option
+
+
+_write_in_place = inplace  # the engine's function, under a name the option doesn't hide
+
+
+@inplace_option
 def relu(x) -> Tensor:
     return as_tensor(x, "relu", "x").relu()
 
@@ -442,6 +460,7 @@ def squeeze(x, axis=None, *, dim=None) -> Tensor:
     return x if x.shape[axis] != 1 else x.reshape(x.shape[:axis] + x.shape[axis + 1:])
 
 
+@inplace_option
 def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (identity if not
     training). Draws from the package generator (tg.manual_seed)."""
@@ -578,12 +597,21 @@ def cross_entropy(logits, target, reduction: str = "mean", label_smoothing: floa
         return reduce_loss(loss, reduction, op)
 
 
-def mse_loss(pred, target, reduction: str = "mean") -> Tensor:
+def pointwise_loss(op: str, input, target, reduction: str, f) -> Tensor:
+    """f(input, target), elementwise on two tensors of one shape, reduced: every loss that
+    compares each element with its target is this (mse, l1, smooth_l1, huber, bce, ...)."""
+    x = as_tensor(input, op, "input")
+    t = lift((x, target), op)[1]
+    if x.shape != t.shape:
+        raise ValueError(f"{op}: input {x.shape} and target {t.shape} differ in shape")
+    check_reduction(reduction, op)
+    with scope(op, reduction=reduction):
+        return reduce_loss(f(x, t), reduction, op)
+
+
+def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     """Mean squared error between tensors of the same shape."""
-    pred = as_tensor(pred, "mse_loss", "pred")
-    target = lift((pred, target), "mse_loss")[1]
-    if pred.shape != target.shape:
-        raise ValueError(f"mse_loss: pred {pred.shape} and target {target.shape} differ in shape")
-    with scope("mse_loss", reduction=reduction):
-        d = pred - target
-        return reduce_loss(d * d, reduction, "mse_loss")
+    def squared(x, t):
+        d = x - t
+        return d * d
+    return pointwise_loss("mse_loss", input, target, reduction, squared)

@@ -1,67 +1,24 @@
-"""Everyday composites with PyTorch's names: activations (gelu, silu, leaky_relu, elu,
-softplus), elementwise helpers (clamp, masked_fill, lerp, minimum, maximum), reductions
-(logsumexp, amax) and movements (flip, repeat, split, chunk), each a short expression over
-the primitives and the core composites, with no backward of its own. Kept apart from
-core.py so that the core's size budget keeps measuring the engine (docs/architecture.md).
+"""Everyday composites with PyTorch's names: elementwise helpers (clamp, masked_fill, lerp,
+minimum, maximum), reductions (logsumexp, amax, norm), movements (flip, repeat, split, chunk,
+roll), layer and group norm, embedding, transposed convolution, resizing (interpolate,
+adaptive pools), F.pad, sorting and integer arithmetic; each a short expression over the
+primitives and the core composites, with no backward of its own. Kept apart from core.py so
+that the core's size budget keeps measuring the engine (docs/architecture.md).
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from ..tensor import OPS, Tensor, as_index, as_tensor, constant, lift, normalize_axes
 from ..tensor import normalize_axis, scope, shape_args, torch_spelling
-from .core import cat, check_int, conv_args, reduce_loss, where, windows
+from .core import cat, check_int, conv_args, where, windows
 from .indexing import MinMax, take_along
 
-__all__ = ["amax", "binary_cross_entropy", "binary_cross_entropy_with_logits", "ceil", "chunk",
-           "clamp", "conv_transpose1d", "elu", "embedding", "flip", "floor", "gelu", "group_norm",
-           "interpolate", "l1_loss", "layer_norm", "leaky_relu", "lerp", "logsumexp",
-           "masked_fill", "maximum", "minimum", "norm", "normalize", "one_hot", "outer", "pad",
-           "repeat",
-           "roll", "round_", "sign", "silu", "softplus", "sort", "split", "topk", "trunc",
-           "floor_divide", "remainder", "fmod"]
-
-def gelu(x, approximate: str = "none") -> Tensor:
-    """x * Phi(x), Phi the standard normal CDF through erf (PyTorch's default), or its tanh
-    approximation with approximate="tanh"."""
-    x = as_tensor(x, "gelu", "x")
-    if approximate == "tanh":
-        inner = (x + 0.044715 * x * x * x) * math.sqrt(2 / math.pi)
-        return 0.5 * x * (1 + inner.tanh())
-    if approximate != "none":
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
-
-
-def silu(x) -> Tensor:
-    """x * sigmoid(x) (also called swish)."""
-    x = as_tensor(x, "silu", "x")
-    return x * x.sigmoid()
-
-
-def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
-    """x where x > 0, else negative_slope * x (that slope's gradient at 0, as PyTorch)."""
-    x = as_tensor(x, "leaky_relu", "x")
-    return where(x.data > 0, x, x * negative_slope)
-
-
-def elu(x, alpha: float = 1.0) -> Tensor:
-    """x where x > 0, else alpha * (e^x - 1); the exponential only sees x <= 0, so a large x
-    cannot overflow into the unused branch's gradient."""
-    x = as_tensor(x, "elu", "x")
-    neg = x.data > 0
-    return where(neg, x, (minimum(x, 0.0).exp() - 1) * alpha)
-
-
-def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + e^(beta x)) / beta, written relu(z) + log1p(e^-|z|) so it never overflows;
-    linear where beta x > threshold, as PyTorch."""
-    x = as_tensor(x, "softplus", "x")
-    z = x * beta
-    soft = (z.relu() + (-z.abs()).exp().log1p()) / beta
-    return where(z.data > threshold, x, soft)
+__all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "amax", "ceil", "chunk", "clamp",
+           "conv_transpose1d", "embedding", "flip", "floor", "floor_divide", "fmod",
+           "group_norm", "interpolate", "layer_norm", "lerp", "logsumexp", "masked_fill",
+           "maximum", "minimum", "norm", "normalize", "one_hot", "outer", "pad", "remainder",
+           "repeat", "roll", "round_", "sign", "sort", "split", "topk", "trunc"]
 
 
 def minimum(x, y) -> Tensor:
@@ -83,7 +40,9 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument n
         raise ValueError("clamp: give min, max or both")
     lo = -np.inf if min is None else min
     hi = np.inf if max is None else max
-    inside = (x.data >= lo) & (x.data <= hi)
+    if isinstance(lo, Tensor) or isinstance(hi, Tensor):  # tensor bounds, elementwise
+        return minimum(maximum(x, lo), hi)
+    inside = (x >= lo) & (x <= hi)
     return where(inside, x, np.clip(x.data, lo, hi).astype(x.dtype))
 
 
@@ -223,52 +182,6 @@ def _step(fn: str):
 sign, floor, ceil, round_, trunc = (_step(f) for f in ("sign", "floor", "ceil", "round", "trunc"))
 
 
-# ================================================================== losses and padding
-
-
-def l1_loss(pred, target, reduction: str = "mean") -> Tensor:
-    """Mean absolute error between tensors of one shape."""
-    pred = as_tensor(pred, "l1_loss", "pred")
-    target = lift((pred, target), "l1_loss")[1]
-    if pred.shape != target.shape:
-        raise ValueError(f"l1_loss: pred {pred.shape} and target {target.shape} differ in shape")
-    return reduce_loss((pred - target).abs(), reduction, "l1_loss")
-
-
-def binary_cross_entropy(prob, target, reduction: str = "mean") -> Tensor:
-    """-(t log p + (1 - t) log(1 - p)) for probabilities p; each log is floored at -100,
-    as PyTorch does, so p = 0 or 1 gives a large finite loss."""
-    prob = as_tensor(prob, "binary_cross_entropy", "input")
-    target = lift((prob, target), "binary_cross_entropy")[1]
-    if prob.shape != target.shape:
-        raise ValueError(f"binary_cross_entropy: input {prob.shape} and target {target.shape} "
-                         "differ in shape")
-    if prob.size and (prob.data.min() < 0 or prob.data.max() > 1):
-        raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1]; for "
-                         "logits use binary_cross_entropy_with_logits")
-    with np.errstate(divide="ignore"):
-        lp, lq = clamp(prob.log(), min=-100.0), clamp((1 - prob).log(), min=-100.0)
-    return reduce_loss(-(target * lp + (1 - target) * lq), reduction, "binary_cross_entropy")
-
-
-def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean",
-                                     pos_weight=None) -> Tensor:
-    """Binary cross-entropy of sigmoid(logits), written max(z, 0) - z t + log(1 + e^-|z|) so
-    that it is stable for any z; pos_weight scales the positive term, as PyTorch."""
-    z = as_tensor(logits, "binary_cross_entropy_with_logits", "input")
-    t = lift((z, target), "binary_cross_entropy_with_logits")[1]
-    if z.shape != t.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: input {z.shape} and target "
-                         f"{t.shape} differ in shape")
-    soft = (-z.abs()).exp().log1p()  # log(1 + e^-|z|)
-    if pos_weight is None:
-        loss = z.relu() - z * t + soft
-    else:  # -(w t log s(z) + (1 - t) log(1 - s(z))), log s(z) = -(relu(-z) + soft)
-        log_s, log_1ms = -((-z).relu() + soft), -(z.relu() + soft)
-        loss = -(t * log_s * pos_weight + (1 - t) * log_1ms)
-    return reduce_loss(loss, reduction, "binary_cross_entropy_with_logits")
-
-
 # ================================================================== normalisation and lookup
 
 
@@ -373,6 +286,45 @@ def conv_transpose1d(x, w, b=None, stride: int = 1, padding: int = 0, output_pad
         if b is not None:
             y = y + as_tensor(b, op, "b").reshape(c_out, 1, 1)
         return y.transpose(2, 0, 1)  # (C_out, L_out, N) -> (N, C_out, L_out)
+
+
+def _adaptive(x, output_size, op: str):
+    """x checked, and the gather index (K, out) of torch's adaptive windows: window i covers
+    floor(i L / out) .. ceil((i + 1) L / out), so their lengths differ by at most one; a
+    shorter window repeats its last sample in the spare taps (`short` marks them)."""
+    x = as_tensor(x, op, "input")
+    if x.ndim not in (2, 3) or x.shape[-1] == 0:
+        raise ValueError(f"{op}: expected input (N, C, L) or (C, L) with L >= 1, got {x.shape}")
+    out = output_size[0] if isinstance(output_size, (tuple, list)) else output_size
+    out = check_int(out, op, "output_size", 1)
+    n = x.shape[-1]
+    i = np.arange(out)
+    start, end = (i * n) // out, -((-(i + 1) * n) // out)  # floor and ceil
+    taps = np.arange(int((end - start).max()))[:, None]  # (K, 1)
+    short = start + taps >= end  # (K, out): taps past a window's end
+    return x, np.where(short, end - 1, start + taps), short
+
+
+def adaptive_avg_pool1d(x, output_size) -> Tensor:
+    """The mean over each of output_size windows spread evenly over the length: (N, C, L) ->
+    (N, C, output_size), as torch."""
+    x, index, short = _adaptive(x, output_size, "adaptive_avg_pool1d")
+    weight = (~short) / (~short).sum(axis=0)  # 1 / window length on the real taps
+    cols = x.gather(index, x.ndim - 1)  # (..., L) -> (..., K, out)
+    return (cols * constant(weight.astype(x.dtype))).sum(x.ndim - 1)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices: bool = False):
+    """The maximum of each of output_size evenly spread windows, as torch: the gradient goes
+    to the first maximum of each window (with return_indices, also where it sits)."""
+    x, index, _ = _adaptive(x, output_size, "adaptive_max_pool1d")
+    cols = x.gather(index, x.ndim - 1)  # (..., K, out); a repeated tap is the same sample
+    tap = cols.argmax(dim=x.ndim - 1, keepdim=True)  # (..., 1, out): the first maximum
+    values = take_along(cols, x.ndim - 1, tap.data).squeeze(x.ndim - 1)
+    if not return_indices:
+        return values
+    return values, constant(np.take_along_axis(np.broadcast_to(index, cols.shape), tap.data,
+                                               x.ndim - 1).squeeze(x.ndim - 1).astype(np.int64))
 
 
 def interpolate(x, size=None, scale_factor=None, mode: str = "nearest",
@@ -527,11 +479,9 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
 
 
 def floor_divide(x, y) -> Tensor:
-    """x // y: floor(x / y), as torch.floor_divide: a step function that torch does not
-    differentiate, so the result is a constant (a backward through it fails, rather than
-    returning zeros)."""
-    x, y = (a.data for a in lift((x, y), "floor_divide"))
-    return constant(np.floor_divide(x, y))
+    """x // y: floor(x / y) computed exactly (numpy's floor_divide), with a zero gradient
+    (torch's div(rounding_mode="floor") gives the same; its `//` refuses a backward)."""
+    return OPS["floor_divide"].apply(*lift((x, y), "floor_divide"))
 
 
 def remainder(x, y) -> Tensor:

@@ -15,17 +15,27 @@ Names are PyTorch's dotted paths ("0.weight", "fc.bias").
 from .. import init
 from . import utils
 from .layers import (BatchNorm1d, Conv1d, ConvTranspose1d, Embedding, GroupNorm, LayerNorm,
-                     Linear, SimpleConv1d, Upsample)
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+                     Linear, PReLU, SimpleConv1d, Upsample)
+from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss,
+                   HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss,
+                   NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .recurrent import GRU, LSTM, RNN
-from .weightless import (ELU, GELU, AvgPool1d, Dropout, Flatten, GlobalAvgPool1d, Identity,
-                         LeakyReLU, LogSoftmax, MaxPool1d, ReLU, SiLU, Sigmoid, Softmax, Softplus,
-                         Tanh)
+from .weightless import (CELU, ELU, GELU, GLU, SELU, AdaptiveAvgPool1d, AdaptiveMaxPool1d,
+                         AvgPool1d, CosineSimilarity, Dropout, Flatten, GlobalAvgPool1d,
+                         Hardshrink, Hardsigmoid, Hardswish, Hardtanh, Identity, LeakyReLU,
+                         LogSigmoid, LogSoftmax, MaxPool1d, Mish, PairwiseDistance, ReLU, ReLU6,
+                         SiLU, Sigmoid, Softmax, Softmin, Softplus, Softshrink, Softsign, Tanh,
+                         Tanhshrink, Threshold, Unflatten)
 
 __all__ = ["Parameter", "Module", "Linear", "Conv1d", "SimpleConv1d", "ReLU", "Sigmoid", "Tanh",
            "Flatten", "Dropout", "MaxPool1d", "AvgPool1d", "GlobalAvgPool1d", "BatchNorm1d",
            "Sequential", "ModuleList", "ModuleDict", "Identity", "GELU", "SiLU", "LeakyReLU",
            "ELU", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "NLLLoss",
            "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "LayerNorm", "GroupNorm",
-           "Embedding", "RNN", "GRU", "LSTM", "ConvTranspose1d", "Upsample", "init", "utils"]
+           "Embedding", "RNN", "GRU", "LSTM", "ConvTranspose1d", "Upsample", "init", "utils",
+           "PReLU", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "SoftMarginLoss", "PoissonNLLLoss",
+           "HingeEmbeddingLoss", "MarginRankingLoss", "CosineEmbeddingLoss", "CELU", "GLU",
+           "SELU", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "CosineSimilarity", "Hardshrink",
+           "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish", "PairwiseDistance",
+           "ReLU6", "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold", "Unflatten"]

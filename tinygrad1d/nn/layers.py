@@ -252,3 +252,20 @@ class Upsample(Module):
     def extra_repr(self):
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
         return f"{what}, mode={self.mode!r}"
+
+
+class PReLU(Module):
+    """x where x > 0, else a * x, with the slope a learned: one (num_parameters=1) or one per
+    channel, starting at `init`."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25):
+        if not isinstance(num_parameters, int) or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be an int >= 1, got {num_parameters!r}")
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, get_default_dtype()))
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"

@@ -40,9 +40,76 @@ class CrossEntropyLoss(_Loss):
 class BCELoss(_Loss):
     fn = staticmethod(F.binary_cross_entropy)
 
+    def __init__(self, reduction: str = "mean", *, weight=None):
+        super().__init__(reduction, weight=weight)
+
 
 class BCEWithLogitsLoss(_Loss):
     fn = staticmethod(F.binary_cross_entropy_with_logits)
 
-    def __init__(self, reduction: str = "mean", pos_weight=None):
-        super().__init__(reduction, pos_weight=pos_weight)
+    def __init__(self, reduction: str = "mean", pos_weight=None, *, weight=None):
+        super().__init__(reduction, pos_weight=pos_weight, weight=weight)
+
+
+class SmoothL1Loss(_Loss):
+    fn = staticmethod(F.smooth_l1_loss)
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction, beta=beta)
+
+
+class HuberLoss(_Loss):
+    fn = staticmethod(F.huber_loss)
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction, delta=delta)
+
+
+class KLDivLoss(_Loss):
+    fn = staticmethod(F.kl_div)
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        if reduction != "batchmean":
+            F.check_reduction(reduction, "KLDivLoss")
+        self.reduction, self.kwargs = reduction, {"log_target": log_target}
+
+
+class SoftMarginLoss(_Loss):
+    fn = staticmethod(F.soft_margin_loss)
+
+
+class PoissonNLLLoss(_Loss):
+    fn = staticmethod(F.poisson_nll_loss)
+
+    def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8,
+                 reduction: str = "mean"):
+        super().__init__(reduction, log_input=log_input, full=full, eps=eps)
+
+
+class HingeEmbeddingLoss(_Loss):
+    fn = staticmethod(F.hinge_embedding_loss)
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
+        super().__init__(reduction, margin=margin)
+
+
+class MarginRankingLoss(_Loss):
+    """loss(input1, input2, target): input1 should rank above input2 where target is 1."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction, margin=margin)
+
+    def forward(self, input1, input2, target):
+        return F.margin_ranking_loss(input1, input2, target, reduction=self.reduction,
+                                     **self.kwargs)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """loss(input1, input2, target): rows alike where target is 1, apart where -1."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction, margin=margin)
+
+    def forward(self, input1, input2, target):
+        return F.cosine_embedding_loss(input1, input2, target, reduction=self.reduction,
+                                       **self.kwargs)

@@ -1,4 +1,5 @@
-"""Layers without weights: activations, pools, dropout, Flatten, Identity."""
+"""Layers without weights: activations, pools (adaptive too), dropout, Flatten, Unflatten,
+Identity, and the two similarity layers."""
 from __future__ import annotations
 
 from .. import functional as F
@@ -23,6 +24,9 @@ class _Fn(Module):
 
 class ReLU(_Fn):
     fn = staticmethod(F.relu)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(**({"inplace": True} if inplace else {}))
 
 
 class Sigmoid(_Fn):
@@ -52,12 +56,12 @@ class Flatten(Module):
 
 
 class Dropout(Module):
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         p = F.dropout_p(p, "Dropout")
-        self.p = p
+        self.p, self.inplace = p, bool(inplace)
 
     def forward(self, x):
-        return F.dropout(x, self.p, self.training)
+        return F.dropout(x, self.p, self.training, inplace=self.inplace)
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -121,19 +125,22 @@ class GELU(_Fn):
 class SiLU(_Fn):
     fn = staticmethod(F.silu)
 
+    def __init__(self, inplace: bool = False):
+        super().__init__(**({"inplace": True} if inplace else {}))
+
 
 class LeakyReLU(_Fn):
     fn = staticmethod(F.leaky_relu)
 
-    def __init__(self, negative_slope: float = 0.01):
-        super().__init__(negative_slope=negative_slope)
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__(negative_slope=negative_slope, **({"inplace": True} if inplace else {}))
 
 
 class ELU(_Fn):
     fn = staticmethod(F.elu)
 
-    def __init__(self, alpha: float = 1.0):
-        super().__init__(alpha=alpha)
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(alpha=alpha, **({"inplace": True} if inplace else {}))
 
 
 class Softplus(_Fn):
@@ -155,3 +162,113 @@ class LogSoftmax(_Fn):
 
     def __init__(self, dim: int = -1):
         super().__init__(axis=dim)
+
+
+class Softmin(_Fn):
+    fn = staticmethod(F.softmin)
+
+    def __init__(self, dim: int | None = None):
+        super().__init__(dim=dim)
+
+
+def _activation(name: str, fn, doc: str, **defaults):
+    """A parameter-free activation module class with torch's constructor arguments (in
+    `defaults`' order, positional too) and `inplace=` where torch has it."""
+    def __init__(self, *args, **kwargs):
+        names = list(defaults)
+        if len(args) > len(names):
+            raise TypeError(f"{name}: takes at most {len(names)} arguments, got {len(args)}")
+        given = {**defaults, **dict(zip(names, args)), **kwargs}
+        unknown = set(given) - set(defaults)
+        if unknown:
+            raise TypeError(f"{name}: unexpected arguments {sorted(unknown)}")
+        if not given.get("inplace", True):
+            del given["inplace"]
+        _Fn.__init__(self, **given)
+    return type(name, (_Fn,), {"fn": staticmethod(fn), "__init__": __init__, "__doc__": doc,
+                                "__module__": __name__})
+
+
+ReLU6 = _activation("ReLU6", F.relu6, "min(max(x, 0), 6).", inplace=False)
+Hardtanh = _activation("Hardtanh", F.hardtanh, "x limited to [min_val, max_val].",
+                       min_val=-1.0, max_val=1.0, inplace=False)
+Hardsigmoid = _activation("Hardsigmoid", F.hardsigmoid, "x / 6 + 1/2 limited to [0, 1].",
+                          inplace=False)
+Hardswish = _activation("Hardswish", F.hardswish, "x * relu6(x + 3) / 6.", inplace=False)
+Mish = _activation("Mish", F.mish, "x * tanh(softplus(x)).", inplace=False)
+SELU = _activation("SELU", F.selu, "Scaled ELU with the SELU paper's constants.",
+                   inplace=False)
+CELU = _activation("CELU", F.celu, "x > 0: x, else alpha (e^(x/alpha) - 1).", alpha=1.0,
+                   inplace=False)
+LogSigmoid = _activation("LogSigmoid", F.logsigmoid, "log(sigmoid(x)), stable.")
+Softsign = _activation("Softsign", F.softsign, "x / (1 + |x|).")
+Tanhshrink = _activation("Tanhshrink", F.tanhshrink, "x - tanh(x).")
+Softshrink = _activation("Softshrink", F.softshrink, "Shrink x toward 0 by lambd.", lambd=0.5)
+Hardshrink = _activation("Hardshrink", F.hardshrink, "x where |x| > lambd, else 0.",
+                         lambd=0.5)
+GLU = _activation("GLU", F.glu, "a * sigmoid(b) of the two halves of x along dim.", dim=-1)
+
+
+class Threshold(_Fn):
+    """x where x > threshold, else value."""
+
+    fn = staticmethod(F.threshold)
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__(threshold=threshold, value=value,
+                         **({"inplace": True} if inplace else {}))
+
+
+class AdaptiveAvgPool1d(_Fn):
+    """(N, C, L) -> (N, C, output_size): means over evenly spread windows."""
+
+    fn = staticmethod(F.adaptive_avg_pool1d)
+
+    def __init__(self, output_size: int):
+        super().__init__(output_size=output_size)
+
+
+class AdaptiveMaxPool1d(_Fn):
+    """(N, C, L) -> (N, C, output_size): maxima over evenly spread windows."""
+
+    fn = staticmethod(F.adaptive_max_pool1d)
+
+    def __init__(self, output_size: int, return_indices: bool = False):
+        super().__init__(output_size=output_size, return_indices=return_indices)
+
+
+class Unflatten(Module):
+    """Split axis dim into unflattened_size: (N, 6) -> (N, 2, 3) for Unflatten(1, (2, 3))."""
+
+    def __init__(self, dim: int, unflattened_size):
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x):
+        return F.unflatten(x, self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class CosineSimilarity(_Fn):
+    """cos(x1, x2) along dim."""
+
+    fn = staticmethod(F.cosine_similarity)
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8):
+        super().__init__(dim=dim, eps=eps)
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, **self.kwargs)
+
+
+class PairwiseDistance(_Fn):
+    """The p-norm of x1 - x2 + eps along the last dim."""
+
+    fn = staticmethod(F.pairwise_distance)
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+        super().__init__(p=p, eps=eps, keepdim=keepdim)
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, **self.kwargs)
