@@ -203,7 +203,7 @@ def test_shift_images_translates_each_image_within_the_limit():
 def test_the_paper_presets_have_the_paper_sizes_and_train():
     """logistic, MLP and GRU as in the MNIST-1D paper (the repository's models.py), with
     the paper's recipe; a few steps lower the loss of each."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="compares with PyTorch: pip install torch==2.13.0")
     sizes = {"logistic": 40 * 10 + 10,
              "mlp": (40 * 100 + 100) + (100 * 100 + 100) + (100 * 10 + 10),
              "gru": sum(p.numel() for p in torch.nn.GRU(1, 6, batch_first=True,
