@@ -182,6 +182,25 @@ def test_resuming_a_finished_run_says_so_and_writes_nothing(finished_run, tmp_pa
     assert not (tmp_path / "again").exists()
 
 
+def test_graph_refuses_a_folder_that_does_not_exist(tmp_path, capsys):
+    missing = tmp_path / "missing" / "dir"
+    assert cli.main(["graph", "-o", str(missing / "g.svg")]) == 2
+    assert f"the folder {missing} does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "missing").exists()
+    (tmp_path / "file").write_text("")
+    assert cli.main(["graph", "-o", str(tmp_path / "file" / "g.svg")]) == 2
+    assert f"the folder {tmp_path / 'file'} is not a folder" in capsys.readouterr().err
+
+
+def test_evaluate_calls_a_text_file_not_a_checkpoint(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("accuracy 0.93 after 6000 steps\n")
+    assert cli.main(["evaluate", str(notes)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: read_checkpoint: {notes} is not a tinygrad1d checkpoint")
+    assert "pickle" not in err, err  # numpy's advice for another problem
+
+
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
 def test_nan_loss_stops_training(mnist1d):
     trainer = small_trainer(mnist1d, lr=1e30)

@@ -186,13 +186,18 @@ def cmd_evaluate(args) -> int:
 def cmd_graph(args) -> int:
     from .. import viz
     from ..tensor import Tensor
+    wanted = Path(args.output)
+    if not wanted.parent.is_dir():  # a mistyped folder should not quietly become a new one
+        what = "is not a folder" if wanted.parent.exists() else "does not exist"
+        print(f"error: graph -o {args.output}: the folder {wanted.parent} {what}",
+              file=sys.stderr)
+        return 2
     preset = get_preset(args.model)
     manual_seed(0)
     model = preset.build()
     sample = {"mnist1d": np.zeros((2, 40), np.float32), "mnist": np.zeros((2, 28, 28), np.uint8)}
     x = Tensor(preset.prepare(sample[preset.data]), requires_grad=True)  # drawn as the input
     root = model(x)
-    wanted = Path(args.output)
     path = viz.save(root, wanted, collapse=not args.expand, required=True,
                     max_nodes=None if args.expand else viz.MAX_NODES)
     print(f"wrote {path}")
