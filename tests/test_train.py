@@ -182,6 +182,19 @@ def test_resuming_a_finished_run_says_so_and_writes_nothing(finished_run, tmp_pa
     assert not (tmp_path / "again").exists()
 
 
+def test_the_wrote_line_lists_every_file_of_the_run(finished_run):
+    out, said = finished_run
+    wrote = [line for line in said.splitlines() if line.startswith("wrote ")]
+    assert len(wrote) == 1, said
+    listed = {Path(p) for p in wrote[0].removeprefix("wrote ").split(", ")}
+    assert listed == set(out.iterdir())
+
+
+def test_the_checkpoint_has_the_permissions_of_the_other_files(finished_run):
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in finished_run[0].iterdir()}
+    assert set(modes.values()) == {oct(0o644)}, modes  # 0o666 less the umask 0o022
+
+
 def test_graph_refuses_a_folder_that_does_not_exist(tmp_path, capsys):
     missing = tmp_path / "missing" / "dir"
     assert cli.main(["graph", "-o", str(missing / "g.svg")]) == 2

@@ -144,6 +144,7 @@ def cmd_train(args) -> int:
                "parameters": model.num_parameters(), **meta, "seed": args.seed}
     written = write_report(out, trainer.history, final, metrics)
     written += _graph_for_run(preset, model, x_train[:2], out)
+    written.append(out / "checkpoint.npz")  # fit saved it at the last step
     print(f"test accuracy {final['accuracy']:.4f}  (loss {final['loss']:.4f}, "
           f"{trainer.seconds:.1f} s of training)")
     print("wrote " + ", ".join(str(p) for p in written))
