@@ -10,7 +10,7 @@ import tinygrad1d.functional as F
 from tinygrad1d import Tensor, func, viz
 from tinygrad1d.testing import arrays, check_grads, conv1d_configs, tensors
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="compares with PyTorch: pip install torch==2.13.0")
 
 # Expressions written once against a namespace: (tinygrad1d's ops, torch's ops) side by side.
 EXPRESSIONS = {

@@ -702,7 +702,7 @@ def test_first_call_names_each_parameter_by_its_dotted_name(f64):
 
 @pytest.fixture
 def torch():
-    return pytest.importorskip("torch")
+    return pytest.importorskip("torch", reason="compares with PyTorch: pip install torch==2.13.0")
 
 
 def close(ours, theirs):

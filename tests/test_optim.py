@@ -496,7 +496,7 @@ def test_a_non_leaf_tensor_is_rejected(cls):
 
 @pytest.fixture
 def torch():
-    return pytest.importorskip("torch")
+    return pytest.importorskip("torch", reason="compares with PyTorch: pip install torch==2.13.0")
 
 
 TORCH = {

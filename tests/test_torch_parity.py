@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import tinygrad1d.functional as F
 from tinygrad1d import Tensor
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="compares with PyTorch: pip install torch==2.13.0")
 TF = torch.nn.functional
 # torch notes that padding='same' with an even kernel copies the input; that is expected here
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")

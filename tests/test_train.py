@@ -1,5 +1,10 @@
 """Training for real: the loop, metrics, checkpoints, and the command line, on MNIST-1D."""
+import contextlib
+import io
 import json
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,7 +139,79 @@ def test_resume_takes_the_preset_from_the_checkpoint(tmp_path, capsys):
     assert "resumed from" in said and "at step 3" in said and "training paper_cnn" in said
     assert cli.main(["train", "--resume", str(out / "checkpoint.npz"), "--model",
                      "dilated_cnn", "--steps", "5", "--no-progress"]) == 2
-    assert "was trained as 'paper_cnn', not 'dilated_cnn'" in capsys.readouterr().err
+    assert "was trained with --model 'paper_cnn', not 'dilated_cnn'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A 3-step run of the command line, made under umask 022: (its folder, what it printed)."""
+    out = tmp_path_factory.mktemp("finished") / "run"
+    said = io.StringIO()
+    umask = os.umask(0o022)  # a known umask, so that a private file (0o600) stands out
+    try:
+        with contextlib.redirect_stdout(said):
+            assert cli.main(["train", "--steps", "3", "--no-progress", "--out", str(out)]) == 0
+    finally:
+        os.umask(umask)
+    return out, said.getvalue()
+
+
+@pytest.mark.parametrize("option", [["--data", "mnist1d-shuffled"], ["--dtype", "float64"]],
+                         ids=["data", "dtype"])
+def test_resume_refuses_other_data_or_dtype_than_recorded(option, finished_run, tmp_path,
+                                                          capsys):
+    checkpoint = finished_run[0] / "checkpoint.npz"
+    argv = ["train", "--resume", str(checkpoint), "--steps", "4", "--no-progress", "--out",
+            str(tmp_path / "on")]
+    assert cli.main(argv + option) == 2
+    recorded = {"--data": "mnist1d", "--dtype": "float32"}[option[0]]
+    assert (f"{checkpoint} was trained with {option[0]} {recorded!r}, not {option[1]!r}"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "on").exists()
+    assert cli.main(argv + [option[0], recorded]) == 0  # the recorded value may be repeated
+
+
+def test_resuming_a_finished_run_says_so_and_writes_nothing(finished_run, tmp_path, capsys):
+    checkpoint = Path(shutil.copy(finished_run[0] / "checkpoint.npz", tmp_path))
+    for steps in ("3", "2"):
+        assert cli.main(["train", "--resume", str(checkpoint), "--steps", steps,
+                         "--no-progress", "--out", str(tmp_path / "again")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {checkpoint} is a finished run (at step 3; this asks "
+                              f"for {steps} steps in all)"), err
+    assert not (tmp_path / "again").exists()
+
+
+def test_the_wrote_line_lists_every_file_of_the_run(finished_run):
+    out, said = finished_run
+    wrote = [line for line in said.splitlines() if line.startswith("wrote ")]
+    assert len(wrote) == 1, said
+    listed = {Path(p) for p in wrote[0].removeprefix("wrote ").split(", ")}
+    assert listed == set(out.iterdir())
+
+
+def test_the_checkpoint_has_the_permissions_of_the_other_files(finished_run):
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in finished_run[0].iterdir()}
+    assert set(modes.values()) == {oct(0o644)}, modes  # 0o666 less the umask 0o022
+
+
+def test_graph_refuses_a_folder_that_does_not_exist(tmp_path, capsys):
+    missing = tmp_path / "missing" / "dir"
+    assert cli.main(["graph", "-o", str(missing / "g.svg")]) == 2
+    assert f"the folder {missing} does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "missing").exists()
+    (tmp_path / "file").write_text("")
+    assert cli.main(["graph", "-o", str(tmp_path / "file" / "g.svg")]) == 2
+    assert f"the folder {tmp_path / 'file'} is not a folder" in capsys.readouterr().err
+
+
+def test_evaluate_calls_a_text_file_not_a_checkpoint(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("accuracy 0.93 after 6000 steps\n")
+    assert cli.main(["evaluate", str(notes)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: read_checkpoint: {notes} is not a tinygrad1d checkpoint")
+    assert "pickle" not in err, err  # numpy's advice for another problem
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
@@ -203,7 +280,7 @@ def test_shift_images_translates_each_image_within_the_limit():
 def test_the_paper_presets_have_the_paper_sizes_and_train():
     """logistic, MLP and GRU as in the MNIST-1D paper (the repository's models.py), with
     the paper's recipe; a few steps lower the loss of each."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="compares with PyTorch: pip install torch==2.13.0")
     sizes = {"logistic": 40 * 10 + 10,
              "mlp": (40 * 100 + 100) + (100 * 100 + 100) + (100 * 10 + 10),
              "gru": sum(p.numel() for p in torch.nn.GRU(1, 6, batch_first=True,

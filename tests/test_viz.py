@@ -156,7 +156,7 @@ def test_collapse_draws_one_box_per_conv1d_call_and_hides_its_primitives():
 
 
 def test_draw_returns_a_digraph_with_parameter_names_and_the_same_source():
-    graphviz = pytest.importorskip("graphviz")
+    graphviz = pytest.importorskip("graphviz", reason="needs graphviz: pip install graphviz")
     model, x, y = two_layer()
     g = viz.draw(y)
     assert isinstance(g, graphviz.Digraph)
@@ -265,7 +265,7 @@ def test_many_edges_cap_dots_layout_passes_small_graphs_keep_the_full_layout():
 # ================================================================== save, rendering, errors
 
 
-@pytest.mark.skipif(not HAS_DOT, reason="Graphviz's dot program is not installed")
+@pytest.mark.skipif(not HAS_DOT, reason="needs Graphviz's dot program: apt-get install graphviz")
 def test_save_renders_svg_through_dot(tmp_path):
     *_, loss = seed_conv()
     path = viz.save(loss, tmp_path / "seed.svg", show_data=True)
@@ -338,7 +338,7 @@ def test_bad_arguments_name_viz_and_the_argument(tmp_path):
 # ================================================================== the command line
 
 
-@pytest.mark.skipif(not HAS_DOT, reason="Graphviz's dot program is not installed")
+@pytest.mark.skipif(not HAS_DOT, reason="needs Graphviz's dot program: apt-get install graphviz")
 def test_cli_graph_writes_an_svg(tmp_path, capsys):
     assert main(["graph", "--model", "paper_cnn", "-o", str(tmp_path / "g.svg")]) == 0
     text = (tmp_path / "g.svg").read_text()

@@ -72,24 +72,24 @@ def _positive(text: str) -> int:
     return value
 
 
-def _as_recorded(args) -> str | None:
+def _as_recorded(args, meta: dict) -> str | None:
     """With --resume, take the preset, data and dtype the checkpoint recorded; an error
-    message if --model names another preset."""
-    meta = read_checkpoint(args.resume)[2].get("meta", {})
-    recorded = meta.get("preset")
-    if args.model is not None and recorded is not None and args.model != recorded:
-        return f"{args.resume} was trained as {recorded!r}, not {args.model!r}"
-    args.model = args.model or recorded
-    args.data = meta.get("data", args.data)
-    args.dtype = meta.get("dtype", args.dtype)
+    message if an option names another (its weights would be trained on as something else)."""
+    for option, key in (("model", "preset"), ("data", "data"), ("dtype", "dtype")):
+        given, recorded = getattr(args, option), meta.get(key)
+        if given is not None and recorded is not None and given != recorded:
+            return f"{args.resume} was trained with --{option} {recorded!r}, not {given!r}"
+        setattr(args, option, given or recorded)
     return None
 
 
 def cmd_train(args) -> int:
-    problem = _as_recorded(args) if args.resume else None  # the run continues as recorded
+    done = read_checkpoint(args.resume)[2] if args.resume else {}  # the run so far
+    problem = _as_recorded(args, done.get("meta", {})) if args.resume else None
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    args.data, args.dtype = args.data or "mnist1d", args.dtype or "float32"  # the defaults
     preset_name = args.model or DEFAULT_PRESET[args.data.replace("-shuffled", "")]
     preset = get_preset(preset_name)
     if preset.data != args.data.replace("-shuffled", ""):
@@ -110,6 +110,11 @@ def cmd_train(args) -> int:
         recipe.pop("steps", None)
         recipe.pop("epochs", None)
     steps = args.steps or recipe.get("steps") or per_epoch * (args.epochs or recipe["epochs"])
+    if args.resume and done.get("step", 0) >= steps:  # else a report of a 0-step run
+        print(f"error: {args.resume} is a finished run (at step {done.get('step', 0)}; this "
+              f"asks for {steps} steps in all), so there is nothing to train: give --steps "
+              f"above {done.get('step', 0)} to continue it", file=sys.stderr)
+        return 2
     model = preset.build()
     opt = _optimizer(recipe["optimizer"], model.parameters(), recipe["lr"],
                      recipe.get("weight_decay", 0.0))
@@ -139,6 +144,7 @@ def cmd_train(args) -> int:
                "parameters": model.num_parameters(), **meta, "seed": args.seed}
     written = write_report(out, trainer.history, final, metrics)
     written += _graph_for_run(preset, model, x_train[:2], out)
+    written.append(out / "checkpoint.npz")  # fit saved it at the last step
     print(f"test accuracy {final['accuracy']:.4f}  (loss {final['loss']:.4f}, "
           f"{trainer.seconds:.1f} s of training)")
     print("wrote " + ", ".join(str(p) for p in written))
@@ -181,13 +187,18 @@ def cmd_evaluate(args) -> int:
 def cmd_graph(args) -> int:
     from .. import viz
     from ..tensor import Tensor
+    wanted = Path(args.output)
+    if not wanted.parent.is_dir():  # a mistyped folder should not quietly become a new one
+        what = "is not a folder" if wanted.parent.exists() else "does not exist"
+        print(f"error: graph -o {args.output}: the folder {wanted.parent} {what}",
+              file=sys.stderr)
+        return 2
     preset = get_preset(args.model)
     manual_seed(0)
     model = preset.build()
     sample = {"mnist1d": np.zeros((2, 40), np.float32), "mnist": np.zeros((2, 28, 28), np.uint8)}
     x = Tensor(preset.prepare(sample[preset.data]), requires_grad=True)  # drawn as the input
     root = model(x)
-    wanted = Path(args.output)
     path = viz.save(root, wanted, collapse=not args.expand, required=True,
                     max_nodes=None if args.expand else viz.MAX_NODES)
     print(f"wrote {path}")
@@ -198,8 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinygrad1d", description=__doc__)
     sub = p.add_subparsers(dest="command")
     t = sub.add_parser("train", help="train a model preset (default: the MNIST-1D paper CNN)")
-    t.add_argument("--data", choices=["mnist1d", "mnist1d-shuffled", "mnist"], default="mnist1d",
-                   help="mnist1d-shuffled: one fixed permutation of the 40 positions")
+    # --data and --dtype default to None, not their values, so that --resume can tell an
+    # option given on purpose (checked against the checkpoint) from one left out (recorded)
+    t.add_argument("--data", choices=["mnist1d", "mnist1d-shuffled", "mnist"],
+                   help="default mnist1d; mnist1d-shuffled: one fixed permutation of the 40 "
+                   "positions")
     t.add_argument("--model", choices=sorted(PRESETS), help="model preset (default: per data)")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--steps", type=_positive, help="optimizer steps (default: the recipe's)")
@@ -210,11 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float)
     t.add_argument("--schedule", choices=["none", "cosine", "step"])
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    t.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
     t.add_argument("--eval-every", type=_positive, help="steps between test evaluations")
     t.add_argument("--out", help="output folder (default: runs/DATA-MODEL-seedSEED)")
     t.add_argument("--resume", help="continue from a checkpoint.npz (its preset, data and "
-                   "dtype are used)")
+                   "dtype are used; giving others is an error)")
     t.add_argument("--mnist-path", help="a keras-format mnist.npz (else see docs/data.md)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--no-augment", action="store_true",

@@ -194,17 +194,23 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict, dict]:
     """(model state, optimizer state, info) from a checkpoint written by save_checkpoint."""
     try:
         with open(path, "rb") as fh:  # our own handle: np.load leaks one on a bad zip
-            z = np.load(fh, allow_pickle=False)
-            if not isinstance(z, np.lib.npyio.NpzFile):  # a bare .npy renamed
-                raise ValueError("it holds one array, not a checkpoint archive")
-            with z:
-                files = {k: z[k] for k in z.files}
-        info = json.loads(str(files["info"])) if "info" in files else None
+            # A checkpoint is an .npz, which is a zip archive. Anything else (a text file, a
+            # bare .npy) is refused here: np.load would take text for a pickle and answer with
+            # advice about allow_pickle, which does not tell the user what went wrong.
+            is_npz = fh.read(4) == b"PK\x03\x04"
+            fh.seek(0)
+            if is_npz:
+                with np.load(fh, allow_pickle=False) as z:
+                    files = {k: z[k] for k in z.files}
+        info = json.loads(str(files["info"])) if is_npz and "info" in files else None
     except FileNotFoundError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
         raise ValueError(f"read_checkpoint: {path} is not a tinygrad1d checkpoint, or it is "
                          f"damaged: {e}") from None
+    if not is_npz:
+        raise ValueError(f"read_checkpoint: {path} is not a tinygrad1d checkpoint: it is not an "
+                         ".npz archive (training writes one as checkpoint.npz)")
     if not isinstance(info, dict):
         raise ValueError(f"read_checkpoint: {path} has no 'info' entry; not a tinygrad1d "
                          "checkpoint")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -37,7 +37,12 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     propagates: callers for whom the file is optional (a cache) catch it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    # Not tempfile.mkstemp: its file is private (mode 0o600) and stays so after the rename.
+    # Mode 0o666 lets the umask decide, as it does for files made by open(), so the result
+    # gets the permissions of its neighbours. A random name with O_EXCL: two writers never
+    # share a temporary file. (O_BINARY exists on Windows only: no newline translation.)
+    tmp = path.with_name(f".{path.name}-{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
