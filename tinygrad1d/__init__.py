@@ -20,6 +20,7 @@ from .creation import ones_like, rand, rand_like, randint, randn, randn_like, ze
 from .autograd import inference_mode, set_grad_enabled
 from .functional import clamp, logsumexp, maximum, minimum
 from .functional import cat, stack, where
+from .serialization import load, save
 from .viz import draw, to_dot
 
 
@@ -38,8 +39,9 @@ __all__ = ["AnomalyError", "arange", "as_tensor", "autograd", "BackwardError", "
            "default_rng", "detect_anomaly", "draw", "empty", "enable_grad", "eye", "from_numpy",
            "inference_mode", "full", "full_like", "func",
            "Function", "functional", "get_default_dtype", "grad", "gradcheck", "GradcheckError",
-           "gradgradcheck", "init", "is_grad_enabled", "linspace", "logsumexp", "manual_seed",
+           "gradgradcheck", "init", "is_grad_enabled", "linspace", "load",
+           "logsumexp", "manual_seed",
            "maximum", "minimum", "nn", "no_grad", "ones", "ones_like", "ops", "OPS", "optim",
-           "rand", "rand_like", "randint", "randn", "randn_like", "register", "scope",
-           "set_default_dtype", "set_grad_enabled", "stack", "Tensor", "to_dot", "viz", "where",
-           "zeros", "zeros_like"]
+           "rand", "rand_like", "randint", "randn", "randn_like", "register", "save", "scope",
+           "serialization", "set_default_dtype", "set_grad_enabled", "stack", "Tensor",
+           "to_dot", "viz", "where", "zeros", "zeros_like"]
