@@ -265,9 +265,11 @@ def _load_torch_legacy(data: bytes, name: str):
     uses them, so the object is unpickled twice: once to learn each storage's type, and again
     once the storages are read."""
     f = io.BytesIO(data)
-    magic, _version, info = (_TorchUnpickler(f, name).load() for _ in range(3))
-    if magic != _LEGACY_MAGIC:
-        raise ValueError("a pickle, but not a PyTorch checkpoint (no torch magic number)")
+    magic = _TorchUnpickler(f, name).load()
+    if not (isinstance(magic, int) and magic == _LEGACY_MAGIC):
+        raise ValueError("a pickle, but not a PyTorch checkpoint (it does not begin with "
+                         "torch's magic number)")
+    _version, info = (_TorchUnpickler(f, name).load() for _ in range(2))
     byteorder = "<" if info.get("little_endian", True) else ">"
     start, types = f.tell(), {}
 
