@@ -157,6 +157,7 @@ LAYERS = [
     "init", "nn.utils", "nn.module", "nn.layers", "nn.recurrent", "nn.weightless",
     "nn.loss", "nn", "gradcheck", "func", "optim.optimizers", "optim.lr_scheduler",
     "optim",  # layers, checks, transforms, optimizers
+    "serialization",  # safetensors and PyTorch checkpoints in and out
     "viz", "testing",  # drawing; the hypothesis kit
     "data.dataset", "data.files", "data.loader", "data.mnist1d", "data.mnist", "data",  # data
     "app.models", "app.train", "app.report", "app.cli", "app",  # the application

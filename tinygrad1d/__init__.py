@@ -22,6 +22,7 @@ from .creation import arange, as_tensor, empty, eye, from_numpy, full, full_like
 from .creation import ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like
 from .autograd import inference_mode, set_grad_enabled
 from .functional import cat, stack, where
+from .serialization import load, save
 from .viz import draw, to_dot
 
 # torch.sum(x, 1), torch.exp(x), ...: each made from the Tensor method of the same name
@@ -56,8 +57,8 @@ __all__ = ["AnomalyError", "arange", "as_tensor", "autograd", "BackwardError", "
            "float", "float32", "float64", "from_numpy", "full", "full_like", "func",
            "Function", "functional", "get_default_dtype", "grad", "gradcheck",
            "GradcheckError", "gradgradcheck", "inference_mode", "init", "int", "int32",
-           "int64", "is_grad_enabled", "is_tensor", "linspace", "long", "manual_seed", "nn",
-           "no_grad", "ones", "ones_like", "ops", "OPS", "optim", "rand", "rand_like",
-           "randint", "randn", "randn_like", "register", "scope", "set_default_dtype",
-           "set_grad_enabled", "stack", "Tensor", "to_dot", "viz", "where", "zeros",
-           "zeros_like"] + list(surface.FUNCTIONS)
+           "int64", "is_grad_enabled", "is_tensor", "linspace", "load", "long", "manual_seed",
+           "nn", "no_grad", "ones", "ones_like", "ops", "OPS", "optim", "rand", "rand_like",
+           "randint", "randn", "randn_like", "register", "save", "scope", "serialization",
+           "set_default_dtype", "set_grad_enabled", "stack", "Tensor", "to_dot", "viz", "where",
+           "zeros", "zeros_like"] + list(surface.FUNCTIONS)
