@@ -34,6 +34,7 @@ class _State:
     scope = None  # the innermost composite (conv1d, softmax, ...) now running, for graph drawing
     anomaly = False  # inside detect_anomaly(): nodes record their source line, backward checks
     last_change = -1  # record number of the latest in-place change (see `inplace`)
+    watch = None  # watch(t, g, grads): called by the backward walk after each node (viz.steps)
     rng = np.random.default_rng()
 
 
@@ -588,6 +589,8 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
                     if _State.anomaly and not np.isfinite(gx.data).all():
                         raise AnomalyError(ctx, i, x, gx.data)
                     _send(x, gx, grads, waiting, made, leaves)
+            if _State.watch is not None:  # the walk as it happens, for tg.viz.steps
+                _State.watch(t, g, grads)
         done.extend((x, _hooked(x, grads[id(x)]) if _HOOKS else grads[id(x)]) for x in leaves)
     finally:
         _State.grad_enabled = prev_mode
