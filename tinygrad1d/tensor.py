@@ -90,6 +90,13 @@ def is_grad_enabled() -> bool:
     return _State.grad_enabled
 
 
+def set_grad_mode(mode: bool) -> bool:
+    """Switch recording on or off; returns the previous mode (the switches in autograd.py
+    restore it)."""
+    prev, _State.grad_enabled = _State.grad_enabled, bool(mode)
+    return prev
+
+
 class scope:
     """Context manager: every node recorded inside keeps this composite call (its name and
     parameters, and the call it runs in) as its .scope, so drawings can collapse it."""

@@ -26,7 +26,8 @@ except ImportError as e:  # pragma: no cover - the message is the point
                       "pip install 'tinygrad1d[test]')") from e
 
 from .func import jvp
-from .gradcheck import GradcheckError, _outputs, _prepare, first_order, gradcheck, gradgradcheck
+from .gradcheck import GradcheckError, first_order, float64_copies, gradcheck, gradgradcheck
+from .gradcheck import outputs_of, worst_element
 from .ops import Windows
 from .tensor import OPS, Function, Tensor, constant, no_grad
 
@@ -278,7 +279,7 @@ def check_grads(fn: Callable, args: Sequence, order: int = 2, modes=("rev", "fwd
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
     if not modes or any(m not in ("rev", "fwd") for m in modes):
         raise ValueError(f"check_grads: modes must be 'rev' and/or 'fwd', got {modes!r}")
-    xs = _prepare(args)
+    xs = float64_copies(args)
     f = fn
     for k in range(1, order + 1):
         for mode in modes:
@@ -306,16 +307,14 @@ def _check_forward(fn: Callable, xs: list[Tensor], eps: float, atol: float, rtol
             orig = x.data[j]
             with no_grad():
                 x.data[j] = orig + eps
-                hi = [o.data.copy() for o in _outputs(fn, xs)]
+                hi = [o.data.copy() for o in outputs_of(fn, xs)]
                 x.data[j] = orig - eps
-                lo = [o.data.copy() for o in _outputs(fn, xs)]
+                lo = [o.data.copy() for o in outputs_of(fn, xs)]
             x.data[j] = orig
             for m, (d, h, lo_) in enumerate(zip(dirs, hi, lo)):
                 numeric = (h - lo_) / (2 * eps)
-                err = np.abs(d.data - numeric) - (atol + rtol * np.abs(numeric))
-                if err.size and (np.isnan(d.data).any() or err.max() > 0):
-                    k = np.unravel_index(np.nanargmax(np.where(np.isnan(err), np.inf, err)),
-                                         numeric.shape)
+                k = worst_element(d.data, numeric, atol, rtol)
+                if k is not None:
                     raise GradcheckError(
                         f"input {i} (shape {x.shape}) element {tuple(int(v) for v in j)}, "
                         f"output {m} element {tuple(int(v) for v in k)}: analytic "
