@@ -34,7 +34,7 @@ class Linear(Module):
 class Conv1d(Module):
     """1-D convolution layer: weight (C_out, C_in // groups, K), bias (C_out,)."""
 
-    # init (API.md) sits where torch has padding_mode, so padding_mode is keyword-only
+    # the project's init= sits where torch has padding_mode, so padding_mode is keyword-only
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding=0, dilation: int = 1, groups: int = 1, bias: bool = True,
                  init="xavier", *, padding_mode: str = "zeros"):
