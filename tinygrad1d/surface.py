@@ -269,7 +269,7 @@ class TensorMethods:
     def backward(self, gradient=None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None, *, grad=None) -> None:
         """Reverse-mode sweep from this tensor, adding into every leaf's .grad (or only into
-        the tensors in `inputs`); torch's arguments (grad= is the project's older name for gradient=)."""
+        the tensors in `inputs`); torch's arguments (grad= is an older name for gradient=)."""
         _engine_backward(self, [grad if gradient is None else gradient], retain_graph,
                          create_graph, inputs)
 
