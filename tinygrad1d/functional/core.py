@@ -155,9 +155,11 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
     c_in, length = (1, x.shape[0]) if single else x.shape[-2:]
     c_out, c_g, k = (1, 1, w.shape[0]) if single else w.shape
     k, stride, pads, dilation, groups = conv_args(op, k, stride, padding, dilation, groups)
-    if min(length, c_out, c_g) < 1:
-        raise ValueError(f"conv1d: x {x.shape} and w {w.shape} must have a nonzero length and "
-                         "channel counts")
+    if length < 1:
+        raise ValueError(f"conv1d: the input x {x.shape} has length 0; there is nothing to "
+                         f"convolve (weight w {w.shape})")
+    if min(c_out, c_g) < 1:
+        raise ValueError(f"conv1d: the weight w {w.shape} must have nonzero channel counts")
     if c_in % groups or c_out % groups:
         raise ValueError(f"conv1d: groups={groups} must divide C_in={c_in} and C_out={c_out}")
     if c_g * groups != c_in:

@@ -256,9 +256,13 @@ def conv_transpose1d(x, w, b=None, stride: int = 1, padding: int = 0, output_pad
     the overlapping windows into the output signal; then the padding is cut off."""
     op = "conv_transpose1d"
     x, w = as_tensor(x, op, "x"), as_tensor(w, op, "w")
+    if x.ndim == 2 and w.ndim == 3:  # unbatched (C_in, L), as torch: a batch of one
+        y = conv_transpose1d(x.reshape((1,) + x.shape), w, b, stride, padding, output_padding,
+                             groups, dilation)
+        return y.reshape(y.shape[1:])  # (1, C_out, L_out) -> (C_out, L_out)
     if x.ndim != 3 or w.ndim != 3:
-        raise ValueError(f"{op}: expected x (N, C_in, L) and w (C_in, C_out/groups, K), got "
-                         f"x {x.shape} and w {w.shape}")
+        raise ValueError(f"{op}: expected x (N, C_in, L) or (C_in, L) and w (C_in, "
+                         f"C_out/groups, K), got x {x.shape} and w {w.shape}")
     (n, c_in, length), (_, c_g, k) = x.shape, w.shape
     k, stride, (pad, _), dilation, groups = conv_args(op, k, stride, padding, dilation, groups)
     out_pad = check_int(output_padding, op, "output_padding", 0)
