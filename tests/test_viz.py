@@ -342,11 +342,22 @@ def test_bad_arguments_name_viz_and_the_argument(tmp_path):
 # ================================================================== the command line
 
 
+def svg_size_px(svg: str) -> tuple[float, float]:
+    """Width and height of dot's SVG in CSS pixels (dot writes points: 1 pt = 4/3 px)."""
+    w, h = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups()
+    return float(w) * 4 / 3, float(h) * 4 / 3
+
+
 @pytest.mark.skipif(not HAS_DOT, reason="needs Graphviz's dot program: apt-get install graphviz")
 def test_cli_graph_writes_an_svg(tmp_path, capsys):
     assert main(["graph", "--model", "paper_cnn", "-o", str(tmp_path / "g.svg")]) == 0
     text = (tmp_path / "g.svg").read_text()
     assert "<svg" in text and "conv1d" in text and "0.weight" in text
+    assert "paper_cnn: the MNIST&#45;1D paper&#39;s CNN" in text  # a title naming the model
+    assert "cross_entropy" in text  # a training step ends at the loss ...
+    assert "input" in text and "(2, 1, 40)" in text  # ... and starts at the input
+    assert "gathers 19 windows of 5" in text  # the window gather, as a detail of the box
+    assert max(svg_size_px(text)) <= 2000  # readable on a screen: 3,393 px wide before
     assert main(["graph", "--model", "paper_cnn", "--expand", "-o",
                  str(tmp_path / "x.dot")]) == 0
     assert "gather" in (tmp_path / "x.dot").read_text()
@@ -465,3 +476,36 @@ def test_save_html_writes_one_page_with_its_controls_and_the_walk(tmp_path):
     assert wleaf["changes"] == [[3, [40, 60, 80]], [6, [50, 80, 110]]]  # added to twice
     assert w.grad.tolist() == [50, 80, 110]
     assert all(f'<title>{f["node"]}</title>' in page for f in walk["frames"])  # drawn nodes
+
+
+@pytest.mark.skipif(not HAS_DOT, reason="needs Graphviz's dot program: apt-get install graphviz")
+def test_cli_graph_html_writes_the_paper_cnn_page_under_3_mb(tmp_path, capsys):
+    out = tmp_path / "backward.html"
+    assert main(["graph", "--model", "paper_cnn", "--html", "-o", str(out)]) == 0
+    page = out.read_text()
+    assert out.stat().st_size < 3_000_000 and page.count("<svg") == 1
+    assert "cross_entropy" in page and "0.weight" in page and 'id="step"' in page
+    assert f"wrote {out} (" in capsys.readouterr().out
+    assert main(["graph", "--html", "-o", str(tmp_path / "page.svg")]) == 2  # not a page name
+
+
+def test_cli_graph_html_without_dot_fails_naming_the_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    assert main(["graph", "--html", "-o", str(tmp_path / "b.html")]) == 4
+    assert "apt-get install graphviz" in capsys.readouterr().err
+    assert not (tmp_path / "b.html").exists()
+
+
+def test_a_run_reports_one_training_step_drawn_from_a_copy_of_the_model(tmp_path):
+    from tinygrad1d.app import cli, models
+
+    preset = models.get_preset("paper_cnn")
+    tg.manual_seed(0)
+    model = preset.build()
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    (path,) = cli._graph_for_run("paper_cnn", preset, model, np.zeros((2, 40), np.float32),
+                                 np.array([1, 2]), tmp_path)
+    text = path.read_text()
+    assert "cross_entropy" in text and "paper_cnn" in text
+    assert all(p.grad is None for p in model.parameters())
+    assert all(np.array_equal(v, model.state_dict()[k]) for k, v in before.items())
