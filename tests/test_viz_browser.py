@@ -63,8 +63,11 @@ def open_page(driver, path) -> list[str]:
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message["method"] == "Network.requestWillBeSent":
-            asked = message["params"]["request"]["url"]
-            if asked != url:
+            params = message["params"]
+            asked = params["request"]["url"]
+            # the browser's own pages (a new tab's chrome:// resources) are not the page's
+            ours = params.get("documentURL") == url
+            if (ours and asked != url) or asked.split(":")[0] in ("http", "https", "ws", "wss"):
                 problems.append(f"request: {asked}")
     return problems
 

@@ -647,7 +647,7 @@ def _page(walk: Steps, collapse: bool | None, rankdir: str, title: str | None) -
 # The page: no network at all (the CSP forbids every fetch, so a stray one shows up as a
 # console error), one drawing whose nodes the script finds by their <title> (dot writes each
 # node's and edge's DOT name there), and per step a few CSS classes switched on and off.
-_PAGE = """<!DOCTYPE html>
+_PAGE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy"
  content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
@@ -763,6 +763,17 @@ function leafHtml(leaf, i) {
          `${head}${body}</div>`;
 }
 
+function reveal(g) {  // scroll the drawing, not the page, until the node is in view
+  const view = document.getElementById("drawing");
+  const box = view.getBoundingClientRect(), r = g.getBoundingClientRect();
+  if (r.top < box.top || r.bottom > box.bottom) {
+    view.scrollTop += (r.top + r.bottom - box.top - box.bottom) / 2;
+  }
+  if (r.left < box.left || r.right > box.right) {
+    view.scrollLeft += (r.left + r.right - box.left - box.right) / 2;
+  }
+}
+
 function show(i) {
   i = Math.max(0, Math.min(frames.length - 1, i));
   slider.value = i;
@@ -773,7 +784,7 @@ function show(i) {
   for (let j = 0; j < i; j++) drawn[frames[j].node]?.classList.add("done");
   drawn[f.node]?.classList.remove("done");
   drawn[f.node]?.classList.add("current");
-  drawn[f.node]?.scrollIntoView({block: "center", inline: "nearest"});
+  if (drawn[f.node]) reveal(drawn[f.node]);
   for (const [src, e] of into[f.node] || []) {
     if (!consts.has(src)) e.classList.add("flow");  // constants get no gradient
   }
@@ -803,7 +814,8 @@ document.addEventListener("keydown", e => {
     e.preventDefault();
   }
 });
-show(0);
+// page.html#step=7 opens at step 7 (as the caption counts): a link can point at one step
+show(Number((location.hash.match(/step=(\d+)/) || [0, 1])[1]) - 1);
 </script>
 </body></html>
 """
