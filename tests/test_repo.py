@@ -157,7 +157,7 @@ LAYERS = [
     "creation",  # engine, primitives, composites
     "surface",  # the Tensor methods, declared once over all of the above
     "init", "nn.utils", "nn.module", "nn.layers", "nn.recurrent", "nn.weightless",
-    "nn.loss", "nn", "gradcheck", "func", "optim.optimizers", "optim.lr_scheduler",
+    "nn.loss", "nn", "program", "gradcheck", "func", "optim.optimizers", "optim.lr_scheduler",
     "optim",  # layers, checks, transforms, optimizers
     "serialization",  # safetensors and PyTorch checkpoints in and out
     "viz", "testing",  # drawing; the hypothesis kit

@@ -22,6 +22,7 @@ from .creation import arange, as_tensor, empty, eye, from_numpy, full, full_like
 from .creation import ones_like, rand, rand_like, randint, randn, randn_like, zeros, zeros_like
 from .autograd import inference_mode, set_grad_enabled
 from .functional import cat, stack, where
+from .program import CompileError, compile
 from .serialization import load, save
 from .viz import draw, to_dot
 
@@ -53,6 +54,7 @@ _engine.__class__ = _CallableModule
 
 __version__ = "0.1.0"
 __all__ = ["AnomalyError", "arange", "as_tensor", "autograd", "BackwardError", "bool", "cat",
+           "compile", "CompileError",
            "default_rng", "detect_anomaly", "double", "draw", "empty", "enable_grad", "eye",
            "float", "float32", "float64", "from_numpy", "full", "full_like", "func",
            "Function", "functional", "get_default_dtype", "grad", "gradcheck",

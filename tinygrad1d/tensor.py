@@ -151,7 +151,7 @@ class detect_anomaly:
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _user_line() -> str:
+def user_line() -> str:
     """file:line: code of the innermost frame outside this package (the user's call)."""
     f = sys._getframe(1)
     while f is not None and os.path.abspath(f.f_code.co_filename).startswith(_PACKAGE):
@@ -305,7 +305,7 @@ class Function:
                     ctx.inputs, ctx.params, ctx.scope = args, params, _State.scope
                     ctx.seq = next(_RECORDED)  # above every input's: a topological order
                     if _State.anomaly:
-                        ctx.where = _user_line()
+                        ctx.where = user_line()
                     out = Tensor._make(data, True, ctx)
                     if cls.saves_output:  # weak: an output reached by backward is alive anyway
                         ctx.out = weakref.ref(out)

@@ -324,6 +324,12 @@ class Sequential(Module):
     def __getitem__(self, i):
         return Sequential(*self._layers[i]) if isinstance(i, slice) else self._layers[i]
 
+    def __setitem__(self, i: int, layer: Module) -> None:
+        """Replace layer i (model[0] = nn.Linear(...)), as torch."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential: layer {i} must be a Module, got {type(layer).__name__}")
+        self._layers[i] = layer
+
     def __len__(self) -> int:
         return len(self._layers)
 
