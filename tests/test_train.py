@@ -50,6 +50,25 @@ def test_paper_cnn_learns_mnist1d(mnist1d):
     assert np.trace(final["confusion"]) == round(final["accuracy"] * len(mnist1d[3]))
 
 
+@pytest.mark.parametrize("preset", ["paper_cnn", "gru", "dilated_cnn"])
+def test_training_compiled_or_not_gives_equal_parameters(preset, mnist1d):
+    """The command's default (the model compiled) and --no-compile train the same model: 50
+    steps, every parameter and buffer equal to the last bit."""
+    p = models.PRESETS[preset]
+    x, y = data.load_mnist1d().x_train, data.load_mnist1d().y_train
+    x = p.prepare(x).astype(np.float32)
+    states = []
+    for compile_ in (True, False):
+        tg.manual_seed(0)
+        model = p.build()
+        trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-2), x, y,
+                          batch_size=32, seed=0, compile=compile_)
+        trainer.fit(50, progress=False, eval_every=10**6)
+        states.append(model.state_dict())
+    for k in states[0]:
+        assert np.array_equal(states[0][k], states[1][k]), f"{preset}: {k}"
+
+
 def test_metrics():
     assert accuracy(np.array([1, 2, 3]), np.array([1, 0, 3])) == pytest.approx(2 / 3)
     cm = confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3)

@@ -122,7 +122,7 @@ def cmd_train(args) -> int:
     augment = None if args.no_augment else preset.augment
     trainer = Trainer(model, opt, x_train, y_train, x_test, y_test, batch_size=batch,
                       seed=args.seed, schedule=_schedule(recipe.get("schedule"), opt, steps),
-                      augment=augment)
+                      augment=augment, compile=not args.no_compile)
     out = Path(args.out or f"runs/{args.data}-{preset_name}-seed{args.seed}")
     out.mkdir(parents=True, exist_ok=True)
     meta = {"preset": preset_name, "data": args.data, "recipe": recipe, "steps": steps,
@@ -243,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "dtype are used; giving others is an error)")
     t.add_argument("--mnist-path", help="a keras-format mnist.npz (else see docs/data.md)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--no-compile", action="store_true",
+                   help="run the model eagerly (by default its steps are captured once and "
+                        "replayed, tg.compile: the same numbers, faster)")
     t.add_argument("--no-augment", action="store_true",
                    help="train without the preset's data augmentation (MNIST: random shifts)")
     t.set_defaults(fn=cmd_train)

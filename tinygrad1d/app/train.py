@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn, optim
+from ..program import compile as compile_model
 from ..data import DataLoader
 from ..data.files import atomic_write
 from ..tensor import Tensor, no_grad
@@ -68,8 +69,11 @@ class Trainer:
 
     def __init__(self, model: nn.Module, optimizer: optim.Optimizer, x_train, y_train,
                  x_test=None, y_test=None, batch_size: int = 100, seed: int = 0,
-                 schedule=None, n_classes: int = 10, augment=None):
+                 schedule=None, n_classes: int = 10, augment=None, compile: bool = True):
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
+        # the model's steps run as recorded programs (tg.compile): the same numbers, to the
+        # last bit, without re-recording the graph every step; compile=False runs it eagerly
+        self.run = compile_model(model) if compile else model
         self.loader = DataLoader(x_train, y_train, batch_size, seed=seed)
         self.x_test, self.y_test = x_test, y_test
         self.batch_size, self.seed, self.n_classes = batch_size, seed, n_classes
@@ -90,7 +94,7 @@ class Trainer:
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """One optimizer step on a batch; returns (loss, accuracy) on that batch."""
-        logits = self.model(Tensor(x))
+        logits = self.run(Tensor(x))
         loss = F.cross_entropy(logits, y)
         self.optimizer.zero_grad()
         loss.backward()
@@ -100,7 +104,7 @@ class Trainer:
         return loss.item(), accuracy(logits.data.argmax(axis=1), y)
 
     def evaluate(self, x, y, batch_size: int = 1000) -> dict:
-        return evaluate(self.model, x, y, batch_size, self.n_classes)
+        return evaluate(self.run, x, y, batch_size, self.n_classes)
 
     def fit(self, steps: int, eval_every: int | None = None, progress: bool = True,
             checkpoint: str | Path | None = None, meta: dict | None = None) -> list[dict]:
@@ -111,7 +115,7 @@ class Trainer:
         run_loss = run_acc = 0.0
         run_n = 0
         start = time.perf_counter() - self.seconds
-        self.model.train()
+        self.run.train()
         try:
             while self.step < steps:
                 loss, acc = self.train_step(*self._batch(self.step))
