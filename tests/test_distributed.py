@@ -102,3 +102,151 @@ def test_collectives_name_the_bad_argument(job_of_one):
     frozen.setflags(write=False)
     with pytest.raises(ValueError, match="broadcast: the array of shape \\(2,\\) is read-only"):
         dist.broadcast(frozen)
+
+
+# ------------------------------------------------------------------ DistributedDataParallel
+
+
+def two_layer_net(seed=0):
+    tg.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.BatchNorm1d(8), nn.Linear(8, 3))
+
+
+def grads_of(model, forward, x):
+    model.zero_grad()
+    forward(tg.Tensor(x)).square().sum().backward()
+    return [p.grad.copy() for p in model.parameters()]
+
+
+def test_ddp_of_one_process_gives_the_modules_own_gradients(job_of_one):
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    plain, wrapped = two_layer_net(), two_layer_net()
+    ddp = nn.parallel.DistributedDataParallel(wrapped)
+    for a, b in zip(grads_of(plain, plain, x), grads_of(wrapped, ddp, x)):
+        np.testing.assert_array_equal(a, b)
+    assert ddp.parameters() == wrapped.parameters()  # the same Parameter objects
+    assert ddp.module is wrapped and ddp.training and wrapped.training
+
+
+def test_ddp_reduces_all_gradients_in_few_buckets(job_of_one, monkeypatch):
+    calls = []
+    monkeypatch.setattr(dist, "all_reduce",
+                        lambda a, op="sum": calls.append((a.dtype, a.size, op)))
+    model = two_layer_net()
+    sizes = [p.size for p in model.parameters()]  # 32, 8, 8, 8, 24, 3: 83 numbers
+    ddp = nn.parallel.DistributedDataParallel(model)
+    ddp(tg.Tensor(np.ones((2, 4)))).sum().backward()
+    assert calls == [(np.float32, sum(sizes), "avg")]  # one call for six parameters
+    calls.clear()
+    small = nn.parallel.DistributedDataParallel(two_layer_net(), bucket_cap_mb=120 / 2**20)
+    small(tg.Tensor(np.ones((2, 4)))).sum().backward()  # buckets of at most 30 float32
+    # in parameter order; a parameter larger than the cap is a bucket of its own
+    assert [c[1] for c in calls] == [32, 8 + 8 + 8, 24 + 3] and small.num_buckets == 3
+
+
+def test_ddp_buckets_hold_one_dtype_each(job_of_one):
+    model = two_layer_net()
+    model[0].to(np.float64)
+    ddp = nn.parallel.DistributedDataParallel(model)
+    assert ddp.num_buckets == 2
+    x = np.ones((3, 4))
+    plain = two_layer_net()
+    plain[0].to(np.float64)
+    for a, b in zip(grads_of(plain, plain, x), grads_of(model, ddp, x)):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ddp_gradients_accumulate_over_backwards_as_without_it(job_of_one):
+    x = np.random.default_rng(1).standard_normal((4, 4))
+    model = two_layer_net()
+    ddp = nn.parallel.DistributedDataParallel(model)
+    once = grads_of(model, ddp, x)
+    ddp(tg.Tensor(x)).square().sum().backward()  # a second backward adds to .grad
+    for g, p in zip(once, model.parameters()):
+        np.testing.assert_allclose(p.grad, 2 * g, rtol=1e-6)
+
+
+def test_a_gradient_handed_out_is_not_overwritten_by_the_next_backward(job_of_one):
+    model = two_layer_net()
+    ddp = nn.parallel.DistributedDataParallel(model)
+    w = model[0].weight
+    first = tg.grad(ddp(tg.Tensor(np.ones((2, 4)))).sum(), [w])[0]
+    kept = first.data.copy()
+    ddp(tg.Tensor(np.full((2, 4), 3.0))).sum().backward()
+    np.testing.assert_array_equal(first.data, kept)
+
+
+def test_ddp_names_a_parameter_that_got_no_gradient(job_of_one):
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            self.used, self.unused = nn.Linear(2, 2), nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.used(x)
+
+    ddp = nn.parallel.DistributedDataParallel(TwoHeads())
+    ddp(tg.Tensor(np.ones((1, 2)))).sum().backward()
+    with pytest.raises(RuntimeError, match=r"no gradient to \['unused.weight', 'unused.bias'\]"):
+        ddp(tg.Tensor(np.ones((1, 2))))
+    model = TwoHeads()
+    for p in model.unused.parameters():
+        p.requires_grad = False  # the remedy the message names
+    ddp = nn.parallel.DistributedDataParallel(model)
+    for _ in range(2):
+        ddp(tg.Tensor(np.ones((1, 2)))).sum().backward()
+
+
+def test_ddp_state_dict_has_torchs_module_prefix(job_of_one):
+    model = two_layer_net()
+    ddp = nn.parallel.DistributedDataParallel(model)
+    state = ddp.state_dict()
+    assert list(state) == ["module." + k for k in model.state_dict()]
+    assert "module.2.running_mean" in state
+    other = nn.parallel.DistributedDataParallel(two_layer_net(seed=1))
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other.module[0].weight.data, model[0].weight.data)
+    with pytest.raises(ValueError, match="missing keys"):
+        ddp.load_state_dict(model.state_dict())  # the bare names belong to ddp.module
+
+
+def test_ddp_broadcasts_buffers_on_the_forward_after_a_training_one(job_of_one, monkeypatch):
+    """torch's rule: the first forward, and a forward after one with grad enabled, first take
+    rank 0's buffers; forwards under no_grad after that pay nothing."""
+    ddp = nn.parallel.DistributedDataParallel(two_layer_net())
+    synced = []
+    monkeypatch.setattr(dist, "broadcast", lambda a, src=0: synced.append(a.dtype))
+    x = tg.Tensor(np.ones((2, 4)))
+    counts = []
+    for grad_enabled in (True, True, False, False):
+        with tg.set_grad_enabled(grad_enabled):
+            ddp(x)
+        counts.append(len(synced))
+    # each sync sends the float64 running statistics and the int64 batch counter
+    assert counts == [2, 4, 6, 6]
+    quiet = nn.parallel.DistributedDataParallel(two_layer_net(), broadcast_buffers=False)
+    synced.clear()  # construction broadcast parameters and buffers
+    quiet(x)
+    assert synced == []
+
+
+def test_ddp_broadcasts_rank_0s_parameters_and_buffers_at_construction(job_of_one,
+                                                                      monkeypatch):
+    sent = []
+    monkeypatch.setattr(dist, "broadcast", lambda a, src=0: sent.append((a.dtype, a.size, src)))
+    nn.parallel.DistributedDataParallel(two_layer_net())
+    assert sorted(sent, key=str) == sorted([(np.float32, 83, 0), (np.float64, 16, 0),
+                                            (np.int64, 1, 0)], key=str)
+
+
+def test_ddp_names_bad_arguments(job_of_one):
+    with pytest.raises(TypeError, match="DistributedDataParallel: module must be a Module, got "
+                                        "function"):
+        nn.parallel.DistributedDataParallel(two_layer_net)
+    with pytest.raises(ValueError, match="bucket_cap_mb must be a number > 0, got 0"):
+        nn.parallel.DistributedDataParallel(two_layer_net(), bucket_cap_mb=0)
+
+
+def test_ddp_needs_the_group(no_group):
+    with pytest.raises(ValueError, match="init_process_group"):
+        nn.parallel.DistributedDataParallel(two_layer_net())
