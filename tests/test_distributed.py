@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad1d as tg
 import tinygrad1d.distributed as dist
-from tinygrad1d import nn
+from tinygrad1d import data, nn
 
 
 @pytest.fixture
@@ -250,3 +250,55 @@ def test_ddp_names_bad_arguments(job_of_one):
 def test_ddp_needs_the_group(no_group):
     with pytest.raises(ValueError, match="init_process_group"):
         nn.parallel.DistributedDataParallel(two_layer_net())
+
+
+# ------------------------------------------------------------------ DistributedSampler
+
+
+def shares(n, replicas, **kw):
+    return [list(data.DistributedSampler(range(n), replicas, r, **kw)) for r in range(replicas)]
+
+
+@pytest.mark.parametrize("n, replicas", [(10, 3), (12, 4), (2, 5), (7, 1), (0, 2)])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_sampler_shares_are_torchs(n, replicas, drop_last):
+    """Without shuffling the indices are torch's exactly: every replicas-th from the rank,
+    padded with the first indices (or cut, with drop_last) to equal shares."""
+    pytest.importorskip("torch", reason="compares with PyTorch: pip install torch==2.13.0")
+    from torch.utils.data import DistributedSampler as TorchSampler
+
+    ours = shares(n, replicas, shuffle=False, drop_last=drop_last)
+    theirs = [list(TorchSampler(range(n), replicas, r, shuffle=False, drop_last=drop_last))
+              for r in range(replicas)]
+    assert ours == theirs
+    assert [len(data.DistributedSampler(range(n), replicas, r, drop_last=drop_last))
+            for r in range(replicas)] == [len(s) for s in theirs]
+
+
+def test_sampler_shares_split_one_shuffled_order_that_set_epoch_changes():
+    n, replicas = 103, 4
+    epoch0 = shares(n, replicas, seed=5)
+    assert all(len(s) == 26 for s in epoch0)  # ceil(103 / 4): padded by one
+    everything = sorted(i for s in epoch0 for i in s)
+    assert set(everything) == set(range(n)) and len(everything) == 104
+    assert shares(n, replicas, seed=5) == epoch0  # a function of (seed, epoch) only
+    later = data.DistributedSampler(range(n), replicas, 0, seed=5)
+    later.set_epoch(1)
+    assert list(later) != epoch0[0]
+    dropped = shares(n, replicas, seed=5, drop_last=True)
+    assert all(len(s) == 25 for s in dropped) and len({i for s in dropped for i in s}) == 100
+
+
+def test_sampler_takes_the_jobs_size_and_rank(job_of_one):
+    sampler = data.DistributedSampler(np.zeros((6, 40)), shuffle=False)
+    assert (sampler.num_replicas, sampler.rank, list(sampler)) == (1, 0, [0, 1, 2, 3, 4, 5])
+
+
+def test_sampler_names_bad_arguments():
+    with pytest.raises(ValueError, match=r"Invalid rank 3, rank should be in the interval "
+                                         r"\[0, 2\]"):
+        data.DistributedSampler(range(5), num_replicas=3, rank=3)
+    with pytest.raises(TypeError, match="DistributedSampler: rank must be an int, got float"):
+        data.DistributedSampler(range(5), num_replicas=3, rank=1.0)
+    with pytest.raises(ValueError, match="num_replicas must be >= 1, got 0"):
+        data.DistributedSampler(range(5), num_replicas=0, rank=0)
