@@ -3,7 +3,14 @@
 In this process every test is a job of one (pytest is a plain start). The jobs of two processes
 run through `mpiexec -n 2` in a subprocess (tests/distributed_job.py), and skip, saying how to
 enable them, where mpi4py or mpiexec is missing."""
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -302,3 +309,152 @@ def test_sampler_names_bad_arguments():
         data.DistributedSampler(range(5), num_replicas=3, rank=1.0)
     with pytest.raises(ValueError, match="num_replicas must be >= 1, got 0"):
         data.DistributedSampler(range(5), num_replicas=0, rank=0)
+
+
+# ------------------------------------------------------------------ jobs of two processes
+
+JOB = Path(__file__).with_name("distributed_job.py")
+SAFETY_NET = 600  # seconds: only so that a hang fails the test instead of stalling the suite
+
+
+def find_mpiexec() -> str | None:
+    """mpiexec beside this Python (where `pip install mpich` puts it), else on PATH."""
+    beside = Path(sysconfig.get_path("scripts")) / "mpiexec"
+    return str(beside) if beside.exists() else shutil.which("mpiexec")
+
+
+MPIEXEC = find_mpiexec()
+needs_mpi = pytest.mark.skipif(
+    MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
+    reason="jobs of two processes need mpi4py and mpiexec: pip install mpi4py mpich (CI does)")
+
+
+def mpiexec(n: int, *args, cwd=None) -> subprocess.CompletedProcess:
+    """`mpiexec -n n python args...`, one BLAS thread per process (two cores hold two)."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    try:
+        return subprocess.run([MPIEXEC, "-n", str(n), sys.executable, *map(str, args)],
+                              capture_output=True, text=True, env=env, cwd=cwd,
+                              timeout=SAFETY_NET)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the job of {n} did not end within {SAFETY_NET} s (a hang?): "
+                    f"{' '.join(map(str, args))}\n{e.stderr}")
+
+
+def ran(job: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert job.returncode == 0, f"exit {job.returncode}\n{job.stdout[-3000:]}\n{job.stderr[-3000:]}"
+    return job
+
+
+@needs_mpi
+def test_collectives_over_two_processes():
+    ran(mpiexec(2, JOB, "collectives"))
+
+
+@pytest.fixture
+def default_dtype_restored():
+    was = tg.get_default_dtype()
+    yield
+    tg.set_default_dtype(was)
+
+
+@needs_mpi
+def test_two_processes_train_the_one_process_model(tmp_path, default_dtype_restored):
+    """The paper CNN, 20 float64 Adam steps on global batches of 64: two processes, seeded
+    differently, each on 32 samples of every batch, end with the parameters one process gets
+    from rank 0's seed on the whole batch (to rounding), and equal to each other bit for bit."""
+    import distributed_job
+
+    ran(mpiexec(2, JOB, "exact", tmp_path))
+    ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
+    alone = distributed_job.train_paper_cnn(rank=0, world=1, seed=100)
+    assert list(alone) == list(ranks[0]) and all(v.dtype == np.float64 for v in alone.values())
+    worst = max(np.abs(ranks[0][k] - alone[k]).max() for k in alone)
+    print(f"two processes vs one: max |difference| {worst:.3g}")
+    assert worst <= 1e-10, f"two processes differ from one by {worst:.3g}"
+    for k in alone:
+        assert ranks[0][k].tobytes() == ranks[1][k].tobytes(), k
+    # and the test can tell: rank 1's own seed, had construction not replaced it, trains
+    # another model
+    other = distributed_job.train_paper_cnn(rank=0, world=1, seed=101)
+    assert min(np.abs(other[k] - alone[k]).max() for k in alone) > 1e-3
+
+
+@needs_mpi
+def test_an_error_on_one_rank_ends_the_whole_job():
+    job = mpiexec(2, JOB, "fail")
+    assert job.returncode != 0
+    assert "ValueError: rank 1 fails on purpose" in job.stderr
+    assert "rank 1 of 2 failed: ending the whole job" in job.stderr
+
+
+def model_state(run: Path) -> dict:
+    with np.load(run / "checkpoint.npz") as z:
+        return {k: z[k] for k in z.files if k.startswith("model/")}
+
+
+def largest_difference(a: dict, b: dict) -> float:
+    assert list(a) == list(b)
+    return max(np.abs(a[k] - b[k]).max() for k in a)
+
+
+@needs_mpi
+def test_mpiexec_train_is_the_one_process_run_written_once(tmp_path, default_dtype_restored):
+    """`mpiexec -n 2 python -m tinygrad1d train` with the same recipe trains the model one
+    process trains (--batch-size is the global batch), rank 0 alone prints and writes, and
+    --resume continues it under mpiexec as one process would."""
+    from tinygrad1d.app import cli
+
+    recipe = ["--batch-size", "64", "--dtype", "float64", "--no-progress", "--eval-every", "10"]
+    job = ran(mpiexec(2, "-m", "tinygrad1d", "train", "--steps", "20", "--out", tmp_path / "two",
+                      *recipe, cwd=tmp_path))
+    assert job.stdout.count("training paper_cnn") == 1 and job.stdout.count("wrote ") == 1
+    assert "20 steps of batch 64 (2 processes, 32 samples each)" in job.stdout
+    assert cli.main(["train", "--steps", "20", "--out", str(tmp_path / "one"), *recipe]) == 0
+    assert largest_difference(model_state(tmp_path / "two"), model_state(tmp_path / "one")) \
+        <= 1e-10
+    two, one = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("two", "one"))
+    assert (two["processes"], one["processes"]) == (2, 1)
+    assert two["test_accuracy"] == one["test_accuracy"]  # rank 0 evaluated the same model
+    assert sorted(os.listdir(tmp_path / "two")) == sorted(os.listdir(tmp_path / "one"))
+    assert sorted(os.listdir(tmp_path)) == ["one", "two"]  # nothing written by another rank
+
+    ran(mpiexec(2, "-m", "tinygrad1d", "train", "--steps", "30", "--resume",
+                tmp_path / "two" / "checkpoint.npz", "--out", tmp_path / "resumed", *recipe))
+    assert cli.main(["train", "--steps", "30", "--out", str(tmp_path / "straight"), *recipe]) == 0
+    assert largest_difference(model_state(tmp_path / "resumed"),
+                              model_state(tmp_path / "straight")) <= 1e-10
+
+
+@needs_mpi
+def test_unequal_shares_weigh_by_their_size(tmp_path, default_dtype_restored):
+    """Three processes split a batch of 64 into 21, 21 and 22 samples: each share's loss
+    weighs by its size, so the step is still the whole batch's."""
+    from tinygrad1d.app import cli
+
+    recipe = ["--steps", "20", "--batch-size", "64", "--dtype", "float64", "--no-progress"]
+    job = ran(mpiexec(3, "-m", "tinygrad1d", "train", "--out", tmp_path / "three", *recipe))
+    assert "(3 processes, 21 to 22 samples each)" in job.stdout
+    assert cli.main(["train", "--out", str(tmp_path / "one"), *recipe]) == 0
+    assert largest_difference(model_state(tmp_path / "three"), model_state(tmp_path / "one")) \
+        <= 1e-10
+
+
+def test_the_trainer_refuses_a_batch_some_process_gets_no_sample_of(job_of_one, monkeypatch):
+    from tinygrad1d import optim
+    from tinygrad1d.app.train import Trainer
+
+    monkeypatch.setattr(dist, "get_world_size", lambda: 3)  # as if one of three
+    model = nn.Linear(40, 10)
+    with pytest.raises(ValueError, match="Trainer: each of the 3 processes needs a sample of "
+                                         "every batch, but batch_size=100 on 4001 samples makes "
+                                         "a batch of 1"):
+        Trainer(model, optim.SGD(model.parameters(), lr=0.1), np.zeros((4001, 40)),
+                np.zeros(4001, np.int64), batch_size=100)
+
+
+@needs_mpi
+def test_an_error_on_one_rank_ends_the_train_command(tmp_path):
+    job = mpiexec(2, JOB, "cli-fail", tmp_path / "run")
+    assert job.returncode != 0
+    assert "error (rank 1 of 2): rank 1 fails on purpose" in job.stderr
