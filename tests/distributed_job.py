@@ -3,6 +3,8 @@
     collectives   all_reduce, broadcast and barrier give every rank the expected values
     exact OUT     the paper CNN, 20 float64 steps on global batches of 64 split over the ranks,
                   each rank seeded differently; writes OUT/rank{r}.npz
+    batchnorm     a model with batch norm (buffers of two dtypes) and dropout, each rank on
+                  data of its own: every rank ends with rank 0's parameters and buffers
     fail          rank 1 raises at step 3 while rank 0 goes on into the reduction
     cli-fail OUT  the same through `tinygrad1d train`
 
@@ -62,6 +64,27 @@ def collectives(rank: int, world: int) -> None:
     dist.barrier()
 
 
+def batchnorm(rank: int, world: int) -> None:
+    tg.manual_seed(rank)  # different weights and dropout masks on each rank
+    model = models.dilated_cnn(width=8)
+    net = DistributedDataParallel(model)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    rng = np.random.default_rng(rank)
+    for _ in range(3):
+        x = rng.standard_normal((6, 1, 40)).astype(np.float32)
+        loss = F.cross_entropy(net(tg.Tensor(x)), rng.integers(0, 10, 6))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    net.eval()  # in training mode a forward would update the statistics again, locally
+    with tg.no_grad():
+        net(tg.Tensor(x))  # the forward after a training one takes rank 0's buffers
+    for name, mine in model.state_dict().items():
+        theirs = mine.copy()
+        dist.broadcast(theirs, src=0)
+        assert mine.tobytes() == theirs.tobytes(), f"rank {rank}: {name} differs from rank 0's"
+
+
 def fail(rank: int, world: int) -> None:
     model = DistributedDataParallel(models.paper_cnn())
     x, y = np.zeros((4, 1, 40), np.float32), np.zeros(4, np.int64)
@@ -97,6 +120,8 @@ def main(mode: str, out: str | None = None) -> int:
     elif mode == "exact":
         state = train_paper_cnn(rank, world, seed=100 + rank)  # rank 0's weights win
         np.savez(Path(out) / f"rank{rank}.npz", **state)
+    elif mode == "batchnorm":
+        batchnorm(rank, world)
     elif mode == "fail":
         fail(rank, world)
     else:

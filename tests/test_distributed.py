@@ -351,6 +351,13 @@ def test_collectives_over_two_processes():
     ran(mpiexec(2, JOB, "collectives"))
 
 
+@needs_mpi
+def test_ranks_agree_on_parameters_and_batch_norm_buffers():
+    """Buffers of two dtypes (float64 statistics, an int64 counter) are broadcast in the same
+    order on every rank, and every rank ends with rank 0's model."""
+    ran(mpiexec(2, JOB, "batchnorm"))
+
+
 @pytest.fixture
 def default_dtype_restored():
     was = tg.get_default_dtype()

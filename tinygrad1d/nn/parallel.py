@@ -22,8 +22,9 @@ __all__ = ["DistributedDataParallel"]
 
 def _broadcast_from_rank0(arrays: list[np.ndarray]) -> None:
     """Give every process rank 0's values of `arrays`, in place: one broadcast per dtype of
-    all of them flattened together, rather than one call per array."""
-    for dtype in {a.dtype for a in arrays}:
+    all of them flattened together, rather than one call per array. The dtypes go in the
+    order of `arrays`, the same on every process (a set's order may differ between them)."""
+    for dtype in dict.fromkeys(a.dtype for a in arrays):
         group = [a for a in arrays if a.dtype == dtype]
         flat = np.concatenate([a.ravel() for a in group])
         dist.broadcast(flat, src=0)
