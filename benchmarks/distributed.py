@@ -97,7 +97,7 @@ def launch(mpiexec: str, n: int, preset: str, steps: int, warmup: int,
            "--steps", str(steps), "--warmup", str(warmup)]
     if batch:
         cmd += ["--batch", str(batch)]
-    job = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    job = subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     if job.returncode:
         sys.exit(f"{' '.join(cmd)} failed ({job.returncode}):\n{job.stderr[-3000:]}")
     return json.loads(job.stdout.strip().splitlines()[-1])

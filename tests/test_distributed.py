@@ -335,7 +335,7 @@ def mpiexec(n: int, *args, cwd=None) -> subprocess.CompletedProcess:
     try:
         return subprocess.run([MPIEXEC, "-n", str(n), sys.executable, *map(str, args)],
                               capture_output=True, text=True, env=env, cwd=cwd,
-                              timeout=SAFETY_NET)
+                              stdin=subprocess.DEVNULL, timeout=SAFETY_NET)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"the job of {n} did not end within {SAFETY_NET} s (a hang?): "
                     f"{' '.join(map(str, args))}\n{e.stderr}")
