@@ -74,14 +74,17 @@ class DistributedDataParallel(Module):
         self.world_size = dist.get_world_size()  # raises, as torch, before init_process_group
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._names, self._params = [n for n, _ in named], [p for _, p in named]
-        _broadcast_from_rank0([p.data for p in module.parameters()]
-                              + [b for _, b in module.named_buffers()])
+        _broadcast_from_rank0([p.data for p in module.parameters()] + self._buffers_now())
         self._layout(bucket_cap_mb * 2**20)
         self._arrived: set[int] = set()  # parameters whose gradient this backward has brought
         self._flat: list[np.ndarray] = []
         self._sync_buffers_next = True
         for i, p in enumerate(self._params):
             register_hook(p, functools.partial(self._gradient, i))
+
+    def _buffers_now(self) -> list[np.ndarray]:
+        """The module's buffer arrays as they are now (.to() replaces them)."""
+        return [b for _, b in self.module.named_buffers() if isinstance(b, np.ndarray)]
 
     def _layout(self, cap_bytes: float) -> None:
         """Buckets of consecutive parameters of one dtype, each up to cap_bytes (a parameter
@@ -134,9 +137,7 @@ class DistributedDataParallel(Module):
                                "that requires grad must be used by forward; set "
                                "requires_grad=False on those that are not")
         if self.broadcast_buffers and self._sync_buffers_next:
-            buffers = [b for _, b in self.module.named_buffers()]
-            if buffers:
-                _broadcast_from_rank0(buffers)
+            _broadcast_from_rank0(self._buffers_now())
         # as torch: the forward after one with grad enabled syncs, so the first evaluation
         # after training sees rank 0's buffers, and later ones under no_grad pay nothing
         self._sync_buffers_next = is_grad_enabled()
