@@ -114,14 +114,14 @@ def test_load_mnist1d_is_deterministic_and_cached_on_disk(generated, mnist1d_cac
 
 
 def test_load_mnist1d_returns_copies(generated, mnist1d_cache, monkeypatch):
-    monkeypatch.setattr(M1, "_generate_mnist1d", lambda: DS._copied(generated.ds))
+    monkeypatch.setattr(M1, "_generate_mnist1d", lambda: DS.copied(generated.ds))
     ds = D.load_mnist1d()
     ds.x_train[:] = 0  # a caller normalising in place must not corrupt the cache
     assert D.load_mnist1d().x_train.any()
 
 
 def test_load_mnist1d_replaces_a_corrupt_cache_file(generated, mnist1d_cache, monkeypatch):
-    monkeypatch.setattr(M1, "_generate_mnist1d", lambda: DS._copied(generated.ds))
+    monkeypatch.setattr(M1, "_generate_mnist1d", lambda: DS.copied(generated.ds))
     path = mnist1d_cache / f"mnist1d-{M1._mnist1d_cache_key()}.npz"
     mnist1d_cache.mkdir()
     path.write_bytes(b"PK\x03\x04 not really a zip")

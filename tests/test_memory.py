@@ -126,3 +126,47 @@ def test_a_kept_intermediate_is_drawn_as_itself_after_backward():
     dot = viz.to_dot(loss)
     label = next(line for line in dot.splitlines() if line.startswith(f"\tt{id(h)} "))
     assert "grad = sum of 2 uses\\n[6 12]" in label  # h is still held here, so it is real
+
+
+# ------------------------------------------------------------------ the buffer pool
+
+
+def test_the_pools_refcount_rule_holds_on_this_python():
+    """memory.counts_references proves the rule the pool rests on, on the running
+    interpreter; CI runs it on the Python README installs with."""
+    from tinygrad1d.memory import BUFFERS, counts_references
+    import platform
+    assert counts_references() is (platform.python_implementation() == "CPython")
+    assert BUFFERS.enabled == counts_references()
+
+
+def test_a_buffer_still_held_is_never_handed_out_again():
+    from tinygrad1d.memory import Buffers
+    pool = Buffers()
+    shape = (512, 256)  # 1 MB of float64: above MIN_BYTES
+    a = pool.empty(shape, np.float64)
+    t = tg.Tensor._make(a, False, None)  # a Tensor holds it
+    del a
+    b = pool.empty(shape, np.float64)
+    assert not np.shares_memory(b, t.data)
+    v = b[10:].reshape(-1)  # only a view of a view holds the second one
+    del b
+    c = pool.empty(shape, np.float64)
+    assert not np.shares_memory(c, t.data) and not np.shares_memory(c, v)
+    base_c = c.__array_interface__["data"][0]
+    del c
+    d = pool.empty(shape, np.float64)  # nobody holds the third: it comes back
+    assert d.__array_interface__["data"][0] == base_c
+    del t, v
+    assert len(pool.kept[(shape, np.dtype(np.float64))]) == 3
+
+
+def test_a_pool_on_an_interpreter_without_the_rule_recycles_nothing():
+    from tinygrad1d.memory import Buffers
+    pool = Buffers()
+    pool.enabled = False  # what counts_references() == False gives
+    for _ in range(3):
+        a = pool.empty((512, 256), np.float64)
+        assert a.shape == (512, 256)
+        del a
+    assert not pool.kept  # every array was a fresh one, none is kept for reuse

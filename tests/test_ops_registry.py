@@ -12,7 +12,8 @@ from tinygrad1d.ops import hint
 from tinygrad1d.testing import check_op
 
 NAMES = sorted(OPS)
-KNOWN_SHAPES = {"broadcast", "matmul", "unary", "same", "scatter", "index_scatter"}
+KNOWN_SHAPES = {"broadcast", "matmul", "unary", "same", "scatter", "index_scatter", "along",
+                "put_along", "random", "running_stats"}
 
 
 def test_every_registered_op_has_usable_hints():

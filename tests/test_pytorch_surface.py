@@ -753,3 +753,17 @@ def test_every_function_form_is_the_method_with_input_first():
         f = getattr(tg, name)
         assert f.__wrapped__ is getattr(tg.Tensor, name), name
     assert tg.exp([0.0, 1.0]).tolist() == pytest.approx([1.0, np.e])  # input lifted
+
+
+def test_unbatched_conv_transpose1d_and_errors_that_name_the_argument():
+    x = RNG.standard_normal((3, 5))
+    w = RNG.standard_normal((3, 2, 4))
+    ours = F.conv_transpose1d(tg.tensor(x, dtype=tg.float64, requires_grad=True),
+                              tg.tensor(w, dtype=tg.float64), stride=2, padding=1)
+    theirs = TF.conv_transpose1d(torch.tensor(x), torch.tensor(w), stride=2, padding=1)
+    assert ours.shape == tuple(theirs.shape) == (2, 10)
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"conv1d: the input x \(1, 1, 0\) has length 0"):
+        F.conv1d(tg.zeros(1, 1, 0), tg.zeros(2, 1, 3))
+    with pytest.raises(tg.BackwardError, match="backward: the gradient must be numbers"):
+        tg.tensor([1.0, 2.0], requires_grad=True).backward(gradient=["a", "b"])

@@ -140,10 +140,14 @@ def test_collapse_draws_one_box_per_conv1d_call_and_hides_its_primitives():
     dot = viz.to_dot(y, collapse=True)
     boxes = nodes(dot, "g")
     assert len(boxes) == 2 and all(lab.startswith("conv1d") for lab in boxes.values())
-    assert sorted(lab.split("\n")[1] for lab in boxes.values()) == ["stride=1", "stride=2"]
+    # the arguments on one line (a low box: long chains stay short), then the windows gathered
+    assert sorted(lab.split("\n")[1] for lab in boxes.values()) == [
+        "stride=1 padding=0 dilation=1 groups=1", "stride=2 padding=1 dilation=1 groups=1"]
+    assert sorted(lab.split("\n")[2] for lab in boxes.values()) == [
+        "gathers 4 windows of 3", "gathers 6 windows of 3"]
     assert any("padding=1" in lab for lab in boxes.values())
     assert [lab.split("\n")[0] for lab in nodes(dot, "o").values()] == ["relu"]
-    assert "gather" not in dot and "matmul" not in dot
+    assert "gather\\n" not in dot and "matmul" not in dot  # no primitive node of them
     assert len(nodes(dot, "t")) == 8  # x, 4 parameters, conv out, relu out, y
     for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
         tensor = dict(model.named_parameters())[name]
@@ -338,11 +342,22 @@ def test_bad_arguments_name_viz_and_the_argument(tmp_path):
 # ================================================================== the command line
 
 
+def svg_size_px(svg: str) -> tuple[float, float]:
+    """Width and height of dot's SVG in CSS pixels (dot writes points: 1 pt = 4/3 px)."""
+    w, h = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups()
+    return float(w) * 4 / 3, float(h) * 4 / 3
+
+
 @pytest.mark.skipif(not HAS_DOT, reason="needs Graphviz's dot program: apt-get install graphviz")
 def test_cli_graph_writes_an_svg(tmp_path, capsys):
     assert main(["graph", "--model", "paper_cnn", "-o", str(tmp_path / "g.svg")]) == 0
     text = (tmp_path / "g.svg").read_text()
     assert "<svg" in text and "conv1d" in text and "0.weight" in text
+    assert "paper_cnn: the MNIST&#45;1D paper&#39;s CNN" in text  # a title naming the model
+    assert "cross_entropy" in text  # a training step ends at the loss ...
+    assert "input" in text and "(2, 1, 40)" in text  # ... and starts at the input
+    assert "gathers 19 windows of 5" in text  # the window gather, as a detail of the box
+    assert max(svg_size_px(text)) <= 2000  # readable on a screen: 3,393 px wide before
     assert main(["graph", "--model", "paper_cnn", "--expand", "-o",
                  str(tmp_path / "x.dot")]) == 0
     assert "gather" in (tmp_path / "x.dot").read_text()
@@ -354,3 +369,143 @@ def test_cli_graph_without_dot_writes_dot_and_fails(tmp_path, monkeypatch, capsy
     assert (tmp_path / "g.dot").read_text().startswith("digraph")
     assert not (tmp_path / "g.svg").exists()
     assert "apt-get install graphviz" in capsys.readouterr().err
+
+
+# ================================================================== watching backward: steps
+
+
+def windows_by_hand():
+    """The seed's conv1d as its formula reads, a_i = sum_s x[i+s] w[s] + b: one multiply per
+    window, so the shared weight w is used twice and its gradient is added to twice."""
+    x, w, b = leaf([1, 2, 3, 4], "x"), leaf([3, 5, 7], "w"), leaf([1], "b")
+    a = tg.stack([(x[i:i + 3] * w).sum() for i in range(2)]) + b
+    return x, w, b, a
+
+
+def test_steps_follow_the_engines_walk_and_show_a_shared_weight_adding_up():
+    x, w, b, a = windows_by_hand()
+    walk = viz.steps(a, np.array([10.0, 20.0], np.float32))
+    n_ops = sum(t._ctx is not None for t in tg.tensor.walk([a]))
+    assert len(walk) == n_ops == 8  # each op node once
+    seqs = [s.node.seq for s in walk]
+    assert seqs == sorted(seqs, reverse=True)  # the engine's rule: latest recorded first
+    assert [s.op for s in walk] == ["add", "stack", "sum", "mul", "getitem", "sum", "mul",
+                                    "getitem"]
+    np.testing.assert_array_equal(walk[0].grad, [10, 20])  # the seed arrives at the root
+    # w collects one term per window: the second window's first (backward runs in reverse)
+    w_seen = [s.leaf_grads["w"].tolist() for s in walk if "w" in s.leaf_grads]
+    assert w_seen[0] == [40, 60, 80] and w_seen[-1] == [50, 80, 110]  # 20*[2,3,4], + 10*[1,2,3]
+    assert "w" not in walk[2].leaf_grads and "x" not in walk[3].leaf_grads  # not reached yet
+    for name, t in (("x", x), ("w", w), ("b", b)):  # backward filled .grad, as it does
+        np.testing.assert_array_equal(walk[-1].leaf_grads[name], t.grad)
+    np.testing.assert_array_equal(x.grad, [30, 110, 170, 140])
+    assert tg.tensor._State.watch is None  # the hook is put back
+
+
+def test_steps_records_are_copies_that_later_steps_do_not_change():
+    x, w, b, a = windows_by_hand()
+    walk = viz.steps(a, np.array([10.0, 20.0], np.float32))
+    first = next(s for s in walk if "w" in s.leaf_grads)
+    assert first.leaf_grads["w"].tolist() == [40, 60, 80]  # still, after the walk went on
+    assert first.leaf_grads["w"] is not w.grad
+
+
+def test_steps_name_leaves_by_parameter_name_or_name_else_input_k():
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2))
+    u, v = leaf(np.ones((1, 3)), None), leaf(np.ones((1, 2)), None)
+    y = (model(u) * v).sum()
+    walk = viz.steps(y)
+    assert set(walk[-1].leaf_grads) == {"0.weight", "0.bias", "input 0", "input 1"}
+    # in the order the forward pass first used them (linear starts by transposing its weight)
+    assert list(walk.leaves) == ["0.weight", "input 0", "0.bias", "input 1"]
+    assert walk.leaves["input 1"] is v
+    p, q = leaf([1.0], "w"), leaf([2.0], "w")  # one name twice stays two leaves
+    assert set(viz.steps(p * q).leaves) == {"w", "w (2)"}
+
+
+def test_steps_put_the_hook_back_when_backward_fails_and_check_their_arguments():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    with pytest.raises(tg.BackwardError):
+        viz.steps(y)  # two elements and no gradient given
+    assert tg.tensor._State.watch is None
+    with pytest.raises(TypeError, match=r"viz\.steps: root 0 is a ndarray"):
+        viz.steps(np.ones(2))
+    with pytest.raises(ValueError, match=r"viz\.steps: root does not require grad"):
+        viz.steps(tg.Tensor([1.0]) * 2)
+    assert viz.steps(leaf([1.0])) == []  # a leaf alone: no node to walk
+
+
+def test_steps_show_in_jupyter_as_the_page_in_an_iframe(monkeypatch):
+    *_, a = windows_by_hand()
+    walk = viz.steps(a, np.array([10.0, 20.0], np.float32))
+    assert "Step(op='add', grad=(2,)" in repr(walk)  # short: the arrays would drown it
+    if HAS_DOT:
+        shown = walk._repr_html_()
+        assert shown.startswith("<iframe srcdoc=") and "id=&quot;prev&quot;" in shown
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert "apt-get install graphviz" in walk._repr_html_()
+
+
+def test_save_html_without_dot_says_how_to_install_before_running_backward(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    x, w, b, a = windows_by_hand()
+    with pytest.raises(RuntimeError, match=r"viz\.save_html: .*apt-get install graphviz"):
+        viz.save_html(a, tmp_path / "page.html", np.array([1.0, 1.0], np.float32))
+    assert w.grad is None and not a._ctx.freed  # the graph is still there to try again
+    with pytest.raises(ValueError, match=r"viz\.save_html: path .*page\.svg"):
+        viz.save_html(a, tmp_path / "page.svg")
+
+
+@pytest.mark.skipif(not HAS_DOT, reason="needs Graphviz's dot program: apt-get install graphviz")
+def test_save_html_writes_one_page_with_its_controls_and_the_walk(tmp_path):
+    x, w, b, a = windows_by_hand()
+    path = viz.save_html(a, tmp_path / "page.html", np.array([10.0, 20.0], np.float32))
+    page = path.read_text()
+    for part in ('id="prev"', 'id="next"', 'id="step"', 'max="7"', 'id="caption"', "<svg"):
+        assert part in page
+    assert "src=" not in page and "href=" not in page and "@import" not in page  # no fetch
+    assert page.count("<svg") == 1  # one drawing, restyled per step
+    data = page.split('<script type="application/json" id="walk">')[1].split("</script>")[0]
+    import json
+    walk = json.loads(data)
+    assert [f["op"] for f in walk["frames"]][:3] == ["add", "stack", "sum"]
+    (wleaf,) = [lf for lf in walk["leaves"] if lf["name"] == "w"]
+    assert wleaf["changes"] == [[3, [40, 60, 80]], [6, [50, 80, 110]]]  # added to twice
+    assert w.grad.tolist() == [50, 80, 110]
+    assert all(f'<title>{f["node"]}</title>' in page for f in walk["frames"])  # drawn nodes
+
+
+@pytest.mark.skipif(not HAS_DOT, reason="needs Graphviz's dot program: apt-get install graphviz")
+def test_cli_graph_html_writes_the_paper_cnn_page_under_3_mb(tmp_path, capsys):
+    out = tmp_path / "backward.html"
+    assert main(["graph", "--model", "paper_cnn", "--html", "-o", str(out)]) == 0
+    page = out.read_text()
+    assert out.stat().st_size < 3_000_000 and page.count("<svg") == 1
+    assert "cross_entropy" in page and "0.weight" in page and 'id="step"' in page
+    assert f"wrote {out} (" in capsys.readouterr().out
+    assert main(["graph", "--html", "-o", str(tmp_path / "page.svg")]) == 2  # not a page name
+
+
+def test_cli_graph_html_without_dot_fails_naming_the_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    assert main(["graph", "--html", "-o", str(tmp_path / "b.html")]) == 4
+    assert "apt-get install graphviz" in capsys.readouterr().err
+    assert not (tmp_path / "b.html").exists()
+
+
+def test_a_run_reports_one_training_step_drawn_from_a_copy_of_the_model(tmp_path):
+    from tinygrad1d.app import cli, models
+
+    preset = models.get_preset("paper_cnn")
+    tg.manual_seed(0)
+    model = preset.build()
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    (path,) = cli._graph_for_run("paper_cnn", preset, model, np.zeros((2, 40), np.float32),
+                                 np.array([1, 2]), tmp_path)
+    text = path.read_text()
+    assert "cross_entropy" in text and "paper_cnn" in text
+    assert all(p.grad is None for p in model.parameters())
+    assert all(np.array_equal(v, model.state_dict()[k]) for k, v in before.items())

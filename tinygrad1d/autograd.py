@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 
-from .tensor import _State, backward, grad, no_grad
+from .tensor import backward, grad, is_grad_enabled, no_grad, set_grad_mode
 
 __all__ = ["backward", "grad", "inference_mode", "set_grad_enabled"]
 
@@ -16,14 +16,14 @@ class set_grad_enabled(no_grad):
     manager (or decorator) the previous mode comes back at the end."""
 
     def __init__(self, mode: bool):
-        self._enable, self._prev = bool(mode), _State.grad_enabled
-        _State.grad_enabled = self._enable
+        self._enable = bool(mode)
+        self._prev = set_grad_mode(self._enable)
 
     def __enter__(self):
         return None  # already switched, in __init__
 
     def __call__(self, fn):
-        _State.grad_enabled = self._prev  # as a decorator it switches only inside fn
+        set_grad_mode(self._prev)  # as a decorator it switches only inside fn
         return _inside(fn, set_grad_enabled, self._enable)
 
 
@@ -34,9 +34,9 @@ class inference_mode(no_grad):
         self._mode = mode
 
     def __enter__(self):  # the mode in force at entry, not at construction, is what stays
-        self._prev = _State.grad_enabled
+        self._prev = is_grad_enabled()
         if self._mode:
-            _State.grad_enabled = False
+            set_grad_mode(False)
 
     def __call__(self, fn):
         return _inside(fn, inference_mode, self._mode)

@@ -12,7 +12,16 @@ class GradcheckError(AssertionError):
     """An analytic gradient disagrees with central differences; the message says where."""
 
 
-def _prepare(inputs: Sequence) -> list[Tensor]:
+def worst_element(analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float):
+    """The index of the element that most exceeds atol + rtol |numeric| (any NaN in the
+    analytic gradient first), or None when every element agrees."""
+    err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+    if not err.size or not (np.isnan(analytic).any() or err.max() > 0):
+        return None
+    return np.unravel_index(np.nanargmax(np.where(np.isnan(err), np.inf, err)), err.shape)
+
+
+def float64_copies(inputs: Sequence) -> list[Tensor]:
     """float64 copies; Tensors keep their requires_grad flag, raw arrays are all checked."""
     out = []
     for x in inputs:
@@ -22,7 +31,7 @@ def _prepare(inputs: Sequence) -> list[Tensor]:
     return out
 
 
-def _outputs(fn: Callable, xs: list[Tensor]) -> list[Tensor]:
+def outputs_of(fn: Callable, xs: list[Tensor]) -> list[Tensor]:
     out = fn(*xs)
     out = list(out) if isinstance(out, (tuple, list)) else [out]
     for o in out:
@@ -45,8 +54,8 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
     forward passes per input instead of two per element, for inputs too large to check one
     element at a time; a wrong gradient is caught unless its error happens to be orthogonal
     to u, and the message can only name the input, not the element."""
-    xs = _prepare(inputs)
-    outs = _outputs(fn, xs)
+    xs = float64_copies(inputs)
+    outs = outputs_of(fn, xs)
     rng = np.random.default_rng(seed)
     vs = [rng.standard_normal(o.shape) for o in outs]
     checked = [i for i, x in enumerate(xs) if x.requires_grad]
@@ -59,7 +68,7 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
 
     def f_dot_v() -> float:
         with no_grad():
-            return sum(float((o.data * v).sum()) for o, v in zip(_outputs(fn, xs), vs))
+            return sum(float((o.data * v).sum()) for o, v in zip(outputs_of(fn, xs), vs))
 
     for i, a in zip(checked, analytic):
         if fast_mode:
@@ -79,9 +88,8 @@ def _check_elements(i, x, a, f_dot_v, eps, atol, rtol) -> None:
         lo = f_dot_v()
         x[j] = orig
         numeric[j] = (hi - lo) / (2 * eps)
-    err = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
-    if err.size and (np.isnan(a).any() or err.max() > 0):
-        j = np.unravel_index(np.nanargmax(np.where(np.isnan(err), np.inf, err)), x.shape)
+    j = worst_element(a, numeric, atol, rtol)
+    if j is not None:
         raise GradcheckError(
             f"gradcheck: input {i} (shape {x.shape}) element {tuple(int(k) for k in j)}: "
             f"analytic {float(a[j])!r} vs numeric {float(numeric[j])!r} (atol={atol}, "
@@ -108,12 +116,12 @@ def first_order(fn: Callable, xs: Sequence[Tensor], seed: int = 0) -> Callable:
     built with create_graph=True, for a fixed random v: its gradient is fn's second
     derivative, so checking it checks one order higher."""
     rng = np.random.default_rng(seed + 1)
-    vs = [Tensor(rng.standard_normal(o.shape), dtype=np.float64) for o in _outputs(fn, list(xs))]
+    vs = [Tensor(rng.standard_normal(o.shape), dtype=np.float64) for o in outputs_of(fn, list(xs))]
     checked = [i for i, x in enumerate(xs) if x.requires_grad]
 
     def derivative(*ys):
         with enable_grad():  # gradcheck evaluates this under no_grad; it needs its graph
-            outs = _outputs(fn, list(ys))
+            outs = outputs_of(fn, list(ys))
             live = [(o, v) for o, v in zip(outs, vs) if o.requires_grad]
             if not live:
                 return tuple(Tensor(np.zeros_like(ys[i].data)) for i in checked)
@@ -126,5 +134,5 @@ def gradgradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float
                   rtol: float = 1e-3, seed: int = 0) -> bool:
     """Second-order check: the gradient of (v . d fn / d inputs), built with create_graph=True,
     against central differences of the first-order gradient."""
-    xs = _prepare(inputs)
+    xs = float64_copies(inputs)
     return gradcheck(first_order(fn, xs, seed), xs, eps=eps, atol=atol, rtol=rtol, seed=seed)

@@ -22,25 +22,60 @@ import numpy as np
 __all__ = ["Buffers", "BUFFERS"]
 
 
+def counts_references() -> bool:
+    """Whether this interpreter's sys.getrefcount counts every holder of an array, which the
+    pool's rule rests on. CPython documents the count as an implementation detail (newer
+    versions may skip counting borrowed references), so the rule is checked here, on the
+    Python that runs, for each way an array is held: a list, a variable, a view, a view of a
+    view, an attribute. Where it fails (or getrefcount is missing, as on PyPy) the pool keeps
+    nothing and every array is allocated afresh: slower, never wrong."""
+    if not hasattr(sys, "getrefcount"):
+        return False
+    kept = [np.empty(4)]
+    alone = sys.getrefcount(kept[0]) == 2  # the list and the call's argument
+    held = kept[0]
+    by_variable = sys.getrefcount(kept[0]) == 3
+    del held
+    view = kept[0][1:]
+    by_view = sys.getrefcount(kept[0]) == 3  # a view holds its base
+    view2 = view.reshape(3, 1)
+    by_view_of_view = sys.getrefcount(kept[0]) >= 3  # (numpy collapses to the base)
+    del view
+    still_held = sys.getrefcount(kept[0]) >= 3  # view2 alone keeps it in use
+    del view2
+
+    class Holder:
+        pass
+    h = Holder()
+    h.a = kept[0]
+    by_attribute = sys.getrefcount(kept[0]) == 3
+    del h
+    return all((alone, by_variable, by_view, by_view_of_view, still_held, by_attribute,
+                sys.getrefcount(kept[0]) == 2))
+
+
 class Buffers:
     """Output arrays of the big results, recycled: in a training loop these are the same few
     multi-megabyte shapes every step.
 
     An array is handed out again only when nothing but this pool refers to it: CPython
     counts every Tensor, view and variable that holds it, so a result someone still uses is
-    never overwritten. At most `per_shape` arrays are kept for each of the last `shapes`
-    shapes asked for; arrays under MIN_BYTES are not kept (numpy and glibc reuse those)."""
+    never overwritten. That rule is checked on the running interpreter first
+    (`counts_references`); where it does not hold the pool stays empty. At most `per_shape`
+    arrays are kept for each of the last `shapes` shapes asked for; arrays under MIN_BYTES
+    are not kept (numpy and glibc reuse those)."""
 
     MIN_BYTES = 1 << 18  # smaller arrays are cheap to allocate: numpy and glibc reuse them
 
     def __init__(self, per_shape: int = 4, shapes: int = 16):
         self.per_shape, self.shapes = per_shape, shapes
         self.kept: dict[tuple, list[np.ndarray]] = {}
+        self.enabled = counts_references()
 
     def empty(self, shape: tuple, dtype) -> np.ndarray:
         """An uninitialised array of that shape and dtype, recycled when one is free."""
         dtype = np.dtype(dtype)
-        if math.prod(shape) * dtype.itemsize < self.MIN_BYTES:
+        if not self.enabled or math.prod(shape) * dtype.itemsize < self.MIN_BYTES:
             return np.empty(shape, dtype)
         key = (shape, dtype)
         arrays = self.kept.pop(key, [])
@@ -63,7 +98,6 @@ class Buffers:
     def clear(self) -> None:
         """Let go of every kept array."""
         self.kept.clear()
-
 
 
 BUFFERS = Buffers()  # the pool ops.py draws from

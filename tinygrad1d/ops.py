@@ -18,8 +18,9 @@ import numpy as np
 
 from .memory import BUFFERS
 
-from .tensor import Function, Tensor, as_index, constant, normalize_axes, normalize_axis
-from .tensor import get_default_dtype, register, shape_args, torch_spelling
+from .tensor import Function, Tensor, as_index, constant, default_rng, get_default_dtype
+from .tensor import normalize_axes, normalize_axis, read_back, register, shape_args
+from .tensor import torch_spelling
 
 
 def hint(ref, *domains, shapes="broadcast", **params) -> dict:
@@ -169,7 +170,7 @@ class Abs(Function):
         return np.abs(x)
 
     def backward(ctx, g):  # d|x| = sign(x)
-        return g * constant(np.sign(ctx.inputs[0].data))
+        return g * Step.apply(ctx.inputs[0], fn="sign")
     hints = hint(np.abs, "nonzero")
 
 
@@ -275,14 +276,12 @@ class Pow(_Broadcasting):
 
     def backward(ctx, g):  # d(x^y) = (y x^(y-1), x^y log x)
         x, y = ctx.inputs
-        power = y - 1
-        if (y.data == 0).any():  # x^0 is constant: 0 * x^0 = 0, not 0 * 0^-1 = NaN at x = 0
-            power = Where.apply(y == 0, 0.0, power)
-        gx = g * y * x ** power if x.requires_grad else None
+        zero_y = Compare.apply(y, 0.0, fn="eq")  # x^0 is constant: 0 * x^0 = 0, not 0 * 0^-1
+        gx = g * y * x ** Where.apply(zero_y, 0.0, y - 1) if x.requires_grad else None
         if not y.requires_grad:
             return gx, None
         # torch's convention: no gradient to the exponent where the base is 0
-        logx = Where.apply(x == 0, 0.0, x.log()) if (x.data == 0).any() else x.log()
+        logx = Where.apply(Compare.apply(x, 0.0, fn="eq"), 0.0, x.log())
         return gx, g * ctx.out() * logx
     hints = hint(np.power, "positive", "real")
 
@@ -303,13 +302,15 @@ class FloorDivide(_Broadcasting):
 
 @register("maximum")
 class Maximum(_Broadcasting):
+    reads = False  # backward uses shapes and what forward saved, never input values
+
     def forward(ctx, x, y):
+        # 1 to the larger input, a tie split evenly, as torch: kept for backward
+        ctx.share = ((x > y) + 0.5 * (x == y)).astype(np.result_type(x, y))
         return np.maximum(x, y)
 
-    def backward(ctx, g):  # 1 to the larger input; a tie splits the gradient evenly, as torch
-        x, y = ctx.inputs[0].data, ctx.inputs[1].data
-        share = ((x > y) + 0.5 * (x == y)).astype(g.dtype)
-        return g * constant(share), g * constant(1 - share)
+    def backward(ctx, g):  # the share of g each input gets
+        return g * constant(ctx.share), g * constant(1 - ctx.share)
     hints = hint(np.maximum, "distinct", "distinct")
 
 
@@ -379,14 +380,13 @@ class Max(_Reduce):
     def forward(ctx, x, axis=None, keepdims=False):
         out = np.max(x, axis=axis, keepdims=keepdims)
         ctx.kshape = _keep(x, axis)
-        ctx.argmax = x == out.reshape(ctx.kshape)
+        m = x == out.reshape(ctx.kshape)  # 1 at the maximum; ties share it evenly, as amax
+        count = m.sum(axis=tuple(i for i, n in enumerate(ctx.kshape) if n == 1), keepdims=True)
+        ctx.share = (m / count).astype(x.dtype)
         return out
 
-    def backward(ctx, g):  # 1 at the maximum; ties share it evenly, as torch.amax
-        m = ctx.argmax
-        share = (m / m.sum(axis=tuple(i for i, n in enumerate(ctx.kshape) if n == 1),
-                           keepdims=True)).astype(g.dtype)
-        return _spread(g, ctx.kshape, m.shape) * constant(share)
+    def backward(ctx, g):  # each maximum's share of g, spread over the reduced axes
+        return _spread(g, ctx.kshape, ctx.share.shape) * constant(ctx.share)
     hints = hint(np.max, "distinct", shapes="unary", axis="axes", keepdims="bool")
 
 
@@ -577,6 +577,8 @@ def normalize_index(index) -> tuple:
     out = []
     for i in index if isinstance(index, tuple) else (index,):
         if isinstance(i, (Tensor, list)) or (isinstance(i, np.ndarray) and i.dtype.kind != "b"):
+            if isinstance(i, Tensor):  # its values become the index: a Python value
+                read_back(i, "getitem (an index tensor; gather or take_along read one as data)")
             i = np.asarray(i.data if isinstance(i, Tensor) else i)
             i = i if i.dtype == np.bool_ else as_index(i, "getitem")
         out.append(i)
@@ -922,3 +924,242 @@ def _swap_last(x: Tensor) -> Tensor:
     """x with its last two axes swapped (a view)."""
     n = x.ndim
     return Transpose.apply(x, axes=tuple(range(n - 2)) + (n - 1, n - 2))
+
+
+# ================================================================== gather / scatter along
+# torch's gather and scatter_add: the index is an input (a Tensor of positions computed from
+# the data: argmax, argsort, class labels), not a parameter, so a replayed or exported program
+# reads the positions of each call instead of the ones of the first.
+
+
+def _along(x_shape: tuple, index: np.ndarray, dim: int, op: str) -> tuple:
+    """The full integer index of x[i][index[i][j]] (for dim 1): index along dim, each position
+    itself on the other axes; an index of whole-number floats counts, negatives wrap once."""
+    index = as_index(index, op)
+    if index.ndim != len(x_shape):
+        raise ValueError(f"{op}: index has {index.ndim} dims, the tensor {len(x_shape)} "
+                         f"(shape {x_shape}); they must match")
+    size = x_shape[dim]
+    if index.size and (index.min() < -size or index.max() >= size):
+        bad = index.min() if index.min() < -size else index.max()
+        raise IndexError(f"{op}: index {bad} is out of range for dim {dim} of size {size} "
+                         f"(shape {x_shape})")
+    where = list(np.ogrid[tuple(slice(n) for n in index.shape)])
+    where[dim] = np.where(index < 0, index + size, index) if index.size else index
+    return tuple(where)
+
+
+@register("take_along")
+class TakeAlong(Function):
+    """out[i][j] = x[i][index[i][j]] along dim (torch.gather); index may be smaller than x
+    on the other axes. Its gradient is put_along: positions read twice get both terms."""
+    reads = False  # backward uses shapes and what forward saved, never input values
+
+    def forward(ctx, x, index, dim):
+        if any(a > b for i, (a, b) in enumerate(zip(index.shape, x.shape)) if i != dim):
+            raise ValueError(f"take_along: index of shape {index.shape} does not fit x "
+                             f"{x.shape} outside dim {dim}")
+        return x[_along(x.shape, index, dim, "take_along")]
+
+    def backward(ctx, g):  # d out / d x is 1 where each element was read: add g back there
+        x, index = ctx.inputs
+        return PutAlong.apply(g, index, dim=ctx.params["dim"], shape=x.shape), None
+    hints = hint(lambda x, index, dim: _take_along_ref(x, index, dim), "real", "index",
+                 shapes="along")
+
+
+def _take_along_ref(x, index, dim):
+    """torch.gather in numpy: take_along_axis on the block of x the index covers."""
+    block = x[tuple(slice(None) if i == dim else slice(n) for i, n in enumerate(index.shape))]
+    return np.take_along_axis(block, np.asarray(index, np.intp) % x.shape[dim], dim)
+
+
+@register("put_along")
+class PutAlong(Function):
+    """Zeros of `shape` with x[i][j] added at [i][index[i][j]] (dim 1): torch's scatter_add
+    into zeros, the adjoint of take_along; repeated positions add up."""
+    reads = False  # backward uses shapes and what forward saved, never input values
+
+    def forward(ctx, x, index, dim, shape):
+        if x.shape != index.shape:
+            raise ValueError(f"put_along: values of shape {x.shape} need an index of that "
+                             f"shape, got {index.shape}")
+        out = np.zeros(shape, x.dtype)
+        np.add.at(out, _along(shape, index, dim, "put_along"), x)
+        return out
+
+    def backward(ctx, g):  # read back what was added
+        return TakeAlong.apply(g, ctx.inputs[1], dim=ctx.params["dim"]), None
+    hints = hint(lambda x, index, dim, shape: _put_along_ref(x, index, dim, shape), "real",
+                 "index", shapes="put_along")
+
+
+def _put_along_ref(x, index, dim, shape):
+    out = np.zeros(shape)
+    for pos in np.ndindex(x.shape):
+        at = list(pos)
+        at[dim] = int(index[pos]) % shape[dim]
+        out[tuple(at)] += x[pos]
+    return out
+
+
+# ================================================================== not differentiated
+# Masks, positions, counts, conversions and random draws: the values that composites need from
+# the data (a softmax's shift, a pool's winners, a label's position, a dropout mask). Being
+# primitives, they are recomputed by a replayed program and written as nodes by an export,
+# instead of frozen at the values of the first call. They are never differentiated: their
+# outputs never require grad (differentiable = False).
+
+
+class _Constant(Function):
+    differentiable = False
+
+    def backward(ctx, g):  # pragma: no cover - never recorded for backward
+        raise AssertionError(f"{type(ctx).__name__} is not differentiated")
+
+
+_COMPARE = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
+            "eq": np.equal, "ne": np.not_equal, "and": np.bitwise_and, "or": np.bitwise_or,
+            "xor": np.bitwise_xor, "logical_and": np.logical_and, "logical_or": np.logical_or,
+            "logical_xor": np.logical_xor}
+
+
+@register("compare")
+class Compare(_Constant):
+    """x < y, x == y, x & y, ... elementwise (broadcasting): a bool (or integer) tensor."""
+    broadcasts = True
+
+    def forward(ctx, x, y, fn):
+        return _COMPARE[fn](x, y)
+    hints = hint(lambda x, y, fn: _COMPARE[fn](x, y), "real", "real", fn="compare_fn")
+
+
+_PREDICATE = {"invert": np.invert, "logical_not": np.logical_not, "isnan": np.isnan,
+              "isinf": np.isinf, "isfinite": np.isfinite}
+
+
+@register("predicate")
+class Predicate(_Constant):
+    """~x, not x, isnan(x), ... elementwise: a bool (or integer) tensor."""
+
+    def forward(ctx, x, fn):
+        return _PREDICATE[fn](x)
+    hints = hint(lambda x, fn: _PREDICATE[fn](x), "real", fn="predicate_fn")
+
+
+_STAT = {"all": np.all, "any": np.any, "max": np.max, "min": np.min}
+
+
+@register("stat")
+class Stat(_Constant):
+    """all, any, count_nonzero, max or min over axis, as a constant (a softmax's shift, a
+    mask's count): the value of the data, with no gradient."""
+
+    def forward(ctx, x, fn, axis=None, keepdims=False):
+        if fn == "count_nonzero":
+            return np.asarray(np.count_nonzero(x, axis=axis, keepdims=keepdims), np.int64)
+        return _STAT[fn](x, axis=axis, keepdims=keepdims)
+    hints = hint(lambda x, fn, axis, keepdims: np.asarray(
+        np.count_nonzero(x, axis=axis, keepdims=keepdims) if fn == "count_nonzero" else
+        _STAT[fn](x, axis=axis, keepdims=keepdims)), "real", shapes="unary", fn="stat_fn",
+        axis="axes", keepdims="bool")
+
+
+def _arg(x: np.ndarray, fn: str, axis, keepdims: bool) -> np.ndarray:
+    if fn in ("argmax", "argmin"):
+        found = (np.argmax if fn == "argmax" else np.argmin)(x, axis=axis, keepdims=keepdims)
+        return np.asarray(found, np.int64)
+    key = x.astype(np.int8) if x.dtype == np.bool_ else x
+    order = np.argsort(-key if fn == "argsort_descending" else key, axis=axis, kind="stable")
+    if fn == "median":  # where the lower median of each row sits (torch's median)
+        order = np.take(order, [(x.shape[axis] - 1) // 2], axis=axis)
+        order = order if keepdims else order.squeeze(axis)
+    return order.astype(np.int64)
+
+
+@register("arg")
+class Arg(_Constant):
+    """Positions along axis: argmax or argmin (the first of ties), argsort or
+    argsort_descending (stable), median (the lower median's, as torch); int64."""
+
+    def forward(ctx, x, fn, axis, keepdims=False):
+        return _arg(x, fn, axis, keepdims)
+    hints = hint(_arg, "distinct", shapes="unary", fn="arg_fn", axis="axis", keepdims="bool")
+
+
+@register("convert")
+class Convert(_Constant):
+    """A cast into an integer or bool dtype (x.long(), x.bool()): not differentiated."""
+
+    def forward(ctx, x, dtype):
+        return x.astype(dtype)
+    hints = hint(lambda x, dtype: x.astype(dtype), "real", dtype="int_dtype")
+
+
+@register("detach")
+class Detach(_Constant):
+    """The same array, cut off from the graph (x.detach(): shares x's memory)."""
+
+    def forward(ctx, x):
+        return x
+    hints = hint(lambda x: x, "real")
+
+
+def _first_max(w: np.ndarray, axis: int) -> np.ndarray:
+    """Boolean mask marking the first maximum along axis (a NaN wins, as in torch's pools).
+
+    K passes over contiguous slabs: several times faster than argmax along a middle axis."""
+    at = (slice(None),) * axis
+    best, top = np.zeros(w.shape[:axis] + w.shape[axis + 1:], np.intp), w[at + (0,)]
+    for j in range(1, w.shape[axis]):
+        best = np.where(w[at + (j,)] > top, j, best)  # strictly greater: ties keep the first
+        top = np.maximum(top, w[at + (j,)])
+    if np.isnan(top).any():  # np.maximum let a NaN through: the first NaN is the winner
+        best = np.where(np.isnan(top), np.isnan(w).argmax(axis=axis), best)
+    taps = np.arange(w.shape[axis]).reshape((-1,) + (1,) * (w.ndim - axis - 1))
+    return taps == np.expand_dims(best, axis)
+
+
+@register("first_max")
+class FirstMax(_Constant):
+    """A mask of the first maximum along axis: max_pool1d's winner of each window."""
+
+    def forward(ctx, x, axis):
+        return _first_max(x, axis)
+    hints = hint(lambda x, axis: np.arange(x.shape[axis]).reshape(
+        (-1,) + (1,) * (x.ndim - axis - 1)) == np.expand_dims(np.argmax(x, axis), axis),
+        "distinct", shapes="unary", axis="axis")
+
+
+@register("dropout_mask")
+class DropoutMask(_Constant):
+    """0 with probability p, else 1 / (1 - p), drawn from the package generator on every call
+    (tg.manual_seed): an op with no inputs, so a replay draws a fresh mask, in eager's order."""
+
+    def forward(ctx, shape, p, dtype):
+        keep = default_rng().random(shape) >= p
+        return (keep / (1.0 - p)).astype(dtype)
+    hints = hint(lambda shape, p, dtype: ((default_rng().random(shape) >= p) / (1.0 - p))
+                 .astype(dtype), shapes="random", shape="shape", p="probability",
+                 dtype="float_dtype")
+
+
+@register("running_stats")
+class RunningStats(_Constant):
+    """BatchNorm's running statistics, updated in place from a batch's mean and (biased)
+    variance: running = (1 - momentum) running + momentum stat, the variance unbiased by
+    n / (n - 1), as torch; `tracked` (the batch count) goes up by one, and momentum None
+    averages every batch alike (1 / tracked). Its output is empty: an op kept for its effect,
+    so a replayed program updates the statistics too."""
+    effect = True
+
+    def forward(ctx, mean, var, running_mean, running_var, tracked, momentum, n):
+        tracked += 1
+        m = 1.0 / tracked if momentum is None else momentum
+        running_mean *= 1 - m
+        running_mean += m * mean.reshape(-1)
+        running_var *= 1 - m
+        running_var += m * var.reshape(-1) * n / (n - 1)
+        return np.zeros(0)
+    hints = hint(lambda *a, momentum, n: np.zeros(0), "real", "positive", "real", "positive",
+                 "positive", shapes="running_stats", momentum="momentum", n="count")

@@ -23,7 +23,7 @@ import numpy as np
 from . import functional as F
 from . import ops
 from .tensor import BackwardError, Tensor, as_tensor, constant, default_rng, get_default_dtype
-from .tensor import inplace
+from .tensor import inplace, read_back
 from .tensor import backward as _engine_backward  # Tensor.backward's name would hide it
 from .tensor import normalize_axis, register_hook
 
@@ -51,25 +51,24 @@ def _cast(x: Tensor, dtype, op: str) -> Tensor:
     if dtype.kind == "f" and dtype.itemsize >= 4:
         return ops.Cast.method(x, dtype)
     if dtype.kind in "iub" and dtype.itemsize >= 1:
-        return constant(x.data.astype(dtype))
+        return ops.Convert.apply(x, dtype=dtype)
     raise TypeError(f"{op}: tinygrad1d holds float32, float64, int64, int32 and bool, not "
                     f"{dtype}")
 
 
-def _compare(x: Tensor, other, f) -> Tensor:
-    """A comparison: a bool constant (torch does not differentiate comparisons)."""
-    return constant(f(x.data, other.data if isinstance(other, Tensor) else other))
+def _compare(x: Tensor, other, fn: str) -> Tensor:
+    """A comparison (the `compare` op): a bool tensor, never differentiated (as torch's)."""
+    return ops.Compare.apply(x, other, fn=fn)
 
 
-def _logical(x: Tensor, other, f, op: str) -> Tensor:
+def _logical(x: Tensor, other, fn: str, op: str) -> Tensor:
     """&, |, ^ (and ~ with other None) on bool or integer tensors, as torch's bitwise ops."""
-    a = x.data
-    b = a if other is None else np.asarray(getattr(other, "data", other))
-    if a.dtype.kind not in "iub" or b.dtype.kind not in "iub":
-        raise TypeError(f"{op}: needs bool or integer tensors, got {a.dtype}"
-                        f"{'' if other is None else ' and ' + str(b.dtype)}; compare first "
-                        "(x > 0)")
-    return constant(f(a) if other is None else f(a, b))
+    a = x.dtype
+    b = a if other is None else np.result_type(getattr(other, "data", other))
+    if a.kind not in "iub" or b.kind not in "iub":
+        raise TypeError(f"{op}: needs bool or integer tensors, got {a}"
+                        f"{'' if other is None else ' and ' + str(b)}; compare first (x > 0)")
+    return ops.Predicate.apply(x, fn=fn) if other is None else _compare(x, other, fn)
 
 
 def _new(x: Tensor, fill, size, dtype, requires_grad: bool, op: str) -> Tensor:
@@ -156,6 +155,7 @@ class TensorMethods:
         return (self[i] for i in range(self.data.shape[0]))
 
     def __bool__(self) -> bool:
+        read_back(self, "bool()")
         if self.data.size != 1:
             raise ValueError(f"bool() of a Tensor of shape {self.shape} is ambiguous")
         return bool(self.data)
@@ -168,6 +168,7 @@ class TensorMethods:
 
     def __index__(self) -> int:
         """An integer tensor of one element used as an index or a size, as torch."""
+        read_back(self, "an index or a size (__index__)")
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
             raise TypeError(f"only a one-element integer Tensor can be used as an index, got "
                             f"dtype {self.data.dtype} and shape {self.shape}")
@@ -176,21 +177,24 @@ class TensorMethods:
     def __format__(self, spec: str) -> str:
         """f"{loss:.4f}" formats the number of a one-element tensor, as torch."""
         if self.data.size == 1 and spec:
-            return format(self.data.item(), spec)
+            return format(self.item(), spec)
         return format(repr(self), spec)
 
     def numpy(self) -> np.ndarray:
         """The value as an ndarray (shares memory, like PyTorch's .numpy())."""
+        read_back(self, "numpy()")
         return self.data
 
     def item(self):
         """The one element as a Python number."""
+        read_back(self, "item()")
         if self.data.size != 1:
             raise ValueError(f"item: only a single-element Tensor converts, got shape "
                              f"{self.shape}")
         return self.data.item()
 
     def tolist(self):
+        read_back(self, "tolist()")
         return self.data.tolist()
 
     def to(self, *args, dtype=None, device=None, copy: bool = False) -> Tensor:
@@ -239,7 +243,7 @@ class TensorMethods:
 
     def detach(self) -> Tensor:
         """The same data (shared memory), cut off from the graph."""
-        return constant(self.data)
+        return ops.Detach.apply(self)
 
     def detach_(self) -> Tensor:
         """Cut this tensor off from the graph in place: it becomes a leaf that needs no grad."""
@@ -269,7 +273,7 @@ class TensorMethods:
     def backward(self, gradient=None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None, *, grad=None) -> None:
         """Reverse-mode sweep from this tensor, adding into every leaf's .grad (or only into
-        the tensors in `inputs`); torch's arguments (grad= is API.md's name for gradient=)."""
+        the tensors in `inputs`); torch's arguments (grad= is an older name for gradient=)."""
         _engine_backward(self, [grad if gradient is None else gradient], retain_graph,
                          create_graph, inputs)
 
@@ -455,71 +459,74 @@ class TensorMethods:
     # ================================================================== comparisons, logic
     # Not differentiable (torch's are not either): they return bool constants.
     def __lt__(self, other):
-        return _compare(self, other, np.less)
+        return _compare(self, other, "lt")
 
     def __le__(self, other):
-        return _compare(self, other, np.less_equal)
+        return _compare(self, other, "le")
 
     def __gt__(self, other):
-        return _compare(self, other, np.greater)
+        return _compare(self, other, "gt")
 
     def __ge__(self, other):
-        return _compare(self, other, np.greater_equal)
+        return _compare(self, other, "ge")
 
     def __eq__(self, other):
-        return _compare(self, other, np.equal)
+        return _compare(self, other, "eq")
 
     def __ne__(self, other):
-        return _compare(self, other, np.not_equal)
+        return _compare(self, other, "ne")
 
     lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
     less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
 
     def __and__(self, other):
-        return _logical(self, other, np.bitwise_and, "&")
+        return _logical(self, other, "and", "&")
 
     def __or__(self, other):
-        return _logical(self, other, np.bitwise_or, "|")
+        return _logical(self, other, "or", "|")
 
     def __xor__(self, other):
-        return _logical(self, other, np.bitwise_xor, "^")
+        return _logical(self, other, "xor", "^")
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
     bitwise_and, bitwise_or, bitwise_xor = __and__, __or__, __xor__
 
     def __invert__(self):
-        return _logical(self, None, np.invert, "~")
+        return _logical(self, None, "invert", "~")
 
     bitwise_not = __invert__
 
     def logical_and(self, other) -> Tensor:
-        return _compare(self, other, np.logical_and)
+        return _compare(self, other, "logical_and")
 
     def logical_or(self, other) -> Tensor:
-        return _compare(self, other, np.logical_or)
+        return _compare(self, other, "logical_or")
 
     def logical_xor(self, other) -> Tensor:
-        return _compare(self, other, np.logical_xor)
+        return _compare(self, other, "logical_xor")
 
     def logical_not(self) -> Tensor:
-        return constant(np.logical_not(self.data))
+        return ops.Predicate.apply(self, fn="logical_not")
 
     def isnan(self) -> Tensor:
-        return constant(np.isnan(self.data))
+        return ops.Predicate.apply(self, fn="isnan")
 
     def isinf(self) -> Tensor:
-        return constant(np.isinf(self.data))
+        return ops.Predicate.apply(self, fn="isinf")
 
     def isfinite(self) -> Tensor:
-        return constant(np.isfinite(self.data))
+        return ops.Predicate.apply(self, fn="isfinite")
 
     def equal(self, other) -> bool:
-        """True if other has the same shape and values (torch.equal)."""
+        """True if other has the same shape and values (torch.equal): a Python bool."""
+        read_back(self, "equal")
         o = getattr(other, "data", other)
         return bool(np.shape(o) == self.shape and np.array_equal(self.data, o))
 
     def allclose(self, other, rtol: float = 1e-5, atol: float = 1e-8,
                  equal_nan: bool = False) -> bool:
+        """True if every element is within atol + rtol |other| (a Python bool)."""
+        read_back(self, "allclose")
         return bool(np.allclose(self.data, getattr(other, "data", other), rtol, atol,
                                 equal_nan))
 
@@ -692,7 +699,7 @@ class TensorMethods:
             return F.maximum(self, dim)
         if dim is None or axis is not None or isinstance(dim, (tuple, list)):
             return ops.Max.method(self, _axis("max", dim, axis), keepdim or keepdims)
-        return F.pick(self, np.argmax, dim, keepdim or keepdims, "max")
+        return F.pick(self, "argmax", dim, keepdim or keepdims, "max")
 
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
         """As max: x.min(), x.min(dim) -> (values, indices), x.min(other), x.min(axis=)."""
@@ -700,7 +707,7 @@ class TensorMethods:
             return F.minimum(self, dim)
         if dim is None or axis is not None or isinstance(dim, (tuple, list)):
             return F.amin(self, _axis("min", dim, axis), keepdim or keepdims)
-        return F.pick(self, np.argmin, dim, keepdim or keepdims, "min")
+        return F.pick(self, "argmin", dim, keepdim or keepdims, "min")
 
     def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=False) -> Tensor:
         """The maximum over dim (None or (): all); ties share the gradient evenly."""
@@ -711,10 +718,10 @@ class TensorMethods:
 
     def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=False) -> Tensor:
         """Positions of the maxima (int64, the first of ties; not differentiable)."""
-        return _arg(self, np.argmax, _axis("argmax", dim, axis), keepdim or keepdims, "argmax")
+        return _arg(self, "argmax", _axis("argmax", dim, axis), keepdim or keepdims)
 
     def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=False) -> Tensor:
-        return _arg(self, np.argmin, _axis("argmin", dim, axis), keepdim or keepdims, "argmin")
+        return _arg(self, "argmin", _axis("argmin", dim, axis), keepdim or keepdims)
 
     def median(self, dim=None, keepdim=False):
         """torch.median: the lower median, or (values, indices) along dim."""
@@ -734,14 +741,15 @@ class TensorMethods:
         return ops.Cumsum.method(x, _axis("cumsum", dim, axis))
 
     def all(self, dim=None, keepdim=False) -> Tensor:
-        """True where every element (along dim) is nonzero: a bool constant."""
-        return constant(np.all(self.data, axis=dim, keepdims=keepdim))
+        """True where every element (along dim) is nonzero: a bool tensor."""
+        return ops.Stat.apply(self, fn="all", axis=_dims(self, dim, "all"), keepdims=keepdim)
 
     def any(self, dim=None, keepdim=False) -> Tensor:
-        return constant(np.any(self.data, axis=dim, keepdims=keepdim))
+        return ops.Stat.apply(self, fn="any", axis=_dims(self, dim, "any"), keepdims=keepdim)
 
     def count_nonzero(self, dim=None) -> Tensor:
-        return constant(np.asarray(np.count_nonzero(self.data, axis=dim), np.int64))
+        """How many elements (along dim) are nonzero: int64."""
+        return ops.Stat.apply(self, fn="count_nonzero", axis=_dims(self, dim, "count_nonzero"))
 
     # ================================================================== shape and order
     def reshape(self, *shape) -> Tensor:
@@ -855,6 +863,7 @@ class TensorMethods:
         """The distinct values, sorted (and where each element sits, how often each occurs)."""
         if dim is not None:
             raise ValueError("unique: dim= is not supported; unique over all elements only")
+        read_back(self, "unique (its result's length depends on the values)")
         values, first, inverse, counts = np.unique(self.data, return_index=True,
                                                    return_inverse=True, return_counts=True)
         out = [self.reshape(-1)[first]]  # the values read from x: each has its gradient
@@ -1054,11 +1063,16 @@ def _all_if_empty(dim):
     return None if isinstance(dim, (tuple, list)) and not dim else dim
 
 
-def _arg(x: Tensor, f, axis, keepdims: bool, op: str) -> Tensor:
-    """argmax / argmin: int64 positions (the first of ties), a constant."""
+def _arg(x: Tensor, fn: str, axis, keepdims: bool) -> Tensor:
+    """argmax / argmin: int64 positions (the first of ties), never differentiated."""
     if axis is not None:
-        axis = normalize_axis(axis, x.ndim, op)
-    return constant(np.asarray(f(x.data, axis=axis, keepdims=keepdims), np.int64))
+        axis = normalize_axis(axis, x.ndim, fn)
+    return ops.Arg.apply(x, fn=fn, axis=axis, keepdims=keepdims)
+
+
+def _dims(x: Tensor, dim, op: str):
+    """None, or the normalised axes of an int or a tuple."""
+    return None if dim is None else ops.normalize_axes(dim, x.ndim, op)
 
 
 # ================================================================== the function forms

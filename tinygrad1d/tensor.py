@@ -35,6 +35,7 @@ class _State:
     anomaly = False  # inside detect_anomaly(): nodes record their source line, backward checks
     last_change = -1  # record number of the latest in-place change (see `inplace`)
     watch = None  # watch(t, g, grads): called by the backward walk after each node (viz.steps)
+    tape = None  # tape.record(cls, ctx, args, params, out): every op applied, while capturing
     rng = np.random.default_rng()
 
 
@@ -88,6 +89,13 @@ class enable_grad(no_grad):
 
 def is_grad_enabled() -> bool:
     return _State.grad_enabled
+
+
+def set_grad_mode(mode: bool) -> bool:
+    """Switch recording on or off; returns the previous mode (the switches in autograd.py
+    restore it)."""
+    prev, _State.grad_enabled = _State.grad_enabled, bool(mode)
+    return prev
 
 
 class scope:
@@ -257,6 +265,9 @@ class Function:
     - ``reads = False`` for an op whose backward never reads its inputs' values (only their
       shapes, or what forward saved): an in-place change to such an input after the op was
       recorded leaves its gradient exact, so backward does not refuse it.
+    - ``differentiable = False`` for an op that computes a mask, a position or a count from
+      the data (comparisons, argmax, a dropout mask): it is applied like any other op, so a
+      captured program replays it, but its output never requires grad.
 
     Positional arguments of ``apply`` are tensor inputs (Python numbers and arrays are lifted
     to Tensors here, once, for every op); keyword arguments are non-differentiable parameters.
@@ -265,6 +276,8 @@ class Function:
     name = "function"  # set by @register
     saves_output = False
     reads = True  # backward reads the inputs' values (see the docstring)
+    differentiable = True  # False: a mask, a position, a count; its output never requires grad
+    effect = False  # True: forward changes something outside its output (running statistics)
     broadcasts = False  # True where inputs broadcast against each other (drawings say so)
     freed = False
     hints: dict = {}
@@ -285,7 +298,8 @@ class Function:
             raise ValueError(f"{cls.name}: {e} (input shapes {shapes})") from None
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        if _State.grad_enabled:
+        out = None
+        if _State.grad_enabled and cls.differentiable:
             for a in args:
                 if a.requires_grad:
                     ctx.inputs, ctx.params, ctx.scope = args, params, _State.scope
@@ -295,8 +309,12 @@ class Function:
                     out = Tensor._make(data, True, ctx)
                     if cls.saves_output:  # weak: an output reached by backward is alive anyway
                         ctx.out = weakref.ref(out)
-                    return out
-        return Tensor._make(data, False, None)
+                    break
+        if out is None:
+            out = Tensor._make(data, False, None)
+        if _State.tape is not None:  # a program being captured (tg.compile, onnx export)
+            _State.tape.record(cls, ctx, args, params, out)
+        return out
 
     @classmethod
     def method(cls, x, *args, **params) -> Tensor:
@@ -463,6 +481,14 @@ class Tensor:
         t.data, t.grad, t.requires_grad, t._ctx = data, None, requires_grad, ctx
         t.name, t._retain = None, False
         return t
+
+
+def read_back(x: Tensor, op: str) -> None:
+    """Called before a value of x leaves the Tensor world as a Python value (item, tolist,
+    bool(...), an index made from a Tensor): while a program is captured, a value computed
+    from the inputs cannot be frozen into it, so the capture refuses (tg.CompileError)."""
+    if _State.tape is not None:
+        _State.tape.read_back(x, op)
 
 
 def constant(a) -> Tensor:
@@ -755,6 +781,9 @@ def inplace(x: Tensor, op: str, compute) -> Tensor:
         new = OPS["cast"].apply(new, dtype=x.data.dtype)
     stamp = _State.last_change = next(_RECORDED)
     if not _State.grad_enabled or not (x.requires_grad or new.requires_grad):
+        if _State.tape is not None:  # a replay would not repeat a write into memory
+            _State.tape.refuse(op, "writes into a tensor's memory (under no_grad, or on a "
+                                   "tensor that needs no grad), which a replay would not repeat")
         if not x.data.flags.writeable:
             raise ValueError(f"{op}: this tensor's memory is read-only (a broadcast view); "
                              "clone() it first")

@@ -26,9 +26,10 @@ except ImportError as e:  # pragma: no cover - the message is the point
                       "pip install 'tinygrad1d[test]')") from e
 
 from .func import jvp
-from .gradcheck import GradcheckError, _outputs, _prepare, first_order, gradcheck, gradgradcheck
+from .gradcheck import GradcheckError, first_order, float64_copies, gradcheck, gradgradcheck
+from .gradcheck import outputs_of, worst_element
 from .ops import Windows
-from .tensor import OPS, Function, Tensor, constant, no_grad
+from .tensor import OPS, Function, Tensor, constant, manual_seed, no_grad
 
 __all__ = ["arrays", "broadcastable_shapes", "check_grads", "check_op", "conv1d_configs",
            "op_inputs", "shapes", "tensors"]
@@ -142,6 +143,16 @@ def getitem_index(draw, shape):
     return tuple(out)
 
 
+_CHOICES = {  # the functions each non-differentiable op's fn= can name, on float inputs
+    "compare_fn": ["lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or",
+                   "logical_xor"],
+    "predicate_fn": ["logical_not", "isnan", "isinf", "isfinite"],
+    "stat_fn": ["all", "any", "count_nonzero", "max", "min"],
+    "arg_fn": ["argmax", "argmin", "argsort", "argsort_descending", "median"],
+    "int_dtype": [np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.bool_)],
+}
+
+
 def _param(draw, kind, shape, params, rng):
     if kind == "axes":
         return draw(axes(len(shape)))
@@ -172,6 +183,16 @@ def _param(draw, kind, shape, params, rng):
         return np.dtype(np.float64)  # float32 would defeat float64 central differences
     if kind == "step_fn":
         return draw(st.sampled_from(["sign", "floor", "ceil", "round", "trunc"]))
+    if kind in _CHOICES:  # which function a non-differentiable op computes
+        return draw(st.sampled_from(_CHOICES[kind]))
+    if kind == "shape":
+        return draw(shapes())
+    if kind == "probability":
+        return draw(st.sampled_from([0.0, 0.25, 0.5, 0.9]))
+    if kind == "momentum":
+        return draw(st.sampled_from([None, 0.1, 0.5]))
+    if kind == "count":
+        return draw(st.integers(2, 10))
     raise AssertionError(f"unknown parameter hint {kind!r}")
 
 
@@ -218,6 +239,25 @@ def op_inputs(draw, op):
         index = draw(getitem_index(shape))
         params = {"index": index, "shape": shape}
         shps = [np.zeros(shape)[index].shape]
+    elif kind == "along":  # take_along: x and an index of its ndim, no larger off the axis
+        shape = draw(shapes(min_dims=1))
+        dim = draw(st.integers(0, len(shape) - 1))
+        ishape = tuple(draw(st.integers(1, 4)) if i == dim else draw(st.integers(1, n))
+                       for i, n in enumerate(shape))
+        index = rng.integers(-shape[dim], shape[dim], ishape)
+        return [values(draw, shape, doms[0], rng), index], {"dim": dim}
+    elif kind == "put_along":  # values and an index of one shape, into a larger `shape`
+        ishape = draw(shapes(min_dims=1))
+        dim = draw(st.integers(0, len(ishape) - 1))
+        shape = tuple(draw(st.integers(1, 4)) if i == dim else n + draw(st.integers(0, 1))
+                      for i, n in enumerate(ishape))
+        index = rng.integers(-shape[dim], shape[dim], ishape)
+        return [values(draw, ishape, doms[0], rng), index], {"dim": dim, "shape": shape}
+    elif kind == "random":  # no inputs: the draw is all in the parameters
+        shps = []
+    elif kind == "running_stats":  # batch mean and variance, running ones, the batch count
+        c = draw(DIM)
+        shps = [(1, c), (1, c), (c,), (c,), ()]
     else:
         raise AssertionError(f"unknown shape hint {kind!r}")
     if "distinct" in doms:
@@ -225,7 +265,7 @@ def op_inputs(draw, op):
     else:
         arrays = [values(draw, s, d, rng) for s, d in zip(shps, doms)]
     for name, pkind in h["params"].items():
-        params[name] = _param(draw, pkind, shps[0], params, rng)
+        params[name] = _param(draw, pkind, shps[0] if shps else (), params, rng)
     return arrays, params
 
 
@@ -278,7 +318,7 @@ def check_grads(fn: Callable, args: Sequence, order: int = 2, modes=("rev", "fwd
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
     if not modes or any(m not in ("rev", "fwd") for m in modes):
         raise ValueError(f"check_grads: modes must be 'rev' and/or 'fwd', got {modes!r}")
-    xs = _prepare(args)
+    xs = float64_copies(args)
     f = fn
     for k in range(1, order + 1):
         for mode in modes:
@@ -306,16 +346,14 @@ def _check_forward(fn: Callable, xs: list[Tensor], eps: float, atol: float, rtol
             orig = x.data[j]
             with no_grad():
                 x.data[j] = orig + eps
-                hi = [o.data.copy() for o in _outputs(fn, xs)]
+                hi = [o.data.copy() for o in outputs_of(fn, xs)]
                 x.data[j] = orig - eps
-                lo = [o.data.copy() for o in _outputs(fn, xs)]
+                lo = [o.data.copy() for o in outputs_of(fn, xs)]
             x.data[j] = orig
             for m, (d, h, lo_) in enumerate(zip(dirs, hi, lo)):
                 numeric = (h - lo_) / (2 * eps)
-                err = np.abs(d.data - numeric) - (atol + rtol * np.abs(numeric))
-                if err.size and (np.isnan(d.data).any() or err.max() > 0):
-                    k = np.unravel_index(np.nanargmax(np.where(np.isnan(err), np.inf, err)),
-                                         numeric.shape)
+                k = worst_element(d.data, numeric, atol, rtol)
+                if k is not None:
                     raise GradcheckError(
                         f"input {i} (shape {x.shape}) element {tuple(int(v) for v in j)}, "
                         f"output {m} element {tuple(int(v) for v in k)}: analytic "
@@ -325,7 +363,7 @@ def _check_forward(fn: Callable, xs: list[Tensor], eps: float, atol: float, rtol
 def _as_function(op: type[Function], arrays: list, params: dict):
     """(fn(*tensors) applying op with the drawn parameters, the differentiable inputs);
     bool inputs (conditions) are held constant."""
-    diff = [i for i, a in enumerate(arrays) if a.dtype != np.bool_]
+    diff = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
 
     def fn(*xs):
         args = list(arrays)
@@ -358,7 +396,10 @@ def check_op(op, max_examples: int = 50) -> bool:
     @given(op_inputs(op))
     def forward_matches_reference(case):
         arrays, params = case
+        seed = 0
+        manual_seed(seed)  # an op that draws (dropout_mask) and its reference draw alike
         out = op.apply(*[constant(a) for a in arrays], **params)
+        manual_seed(seed)
         expect = np.asarray(hints["ref"](*arrays, **params))
         assert out.shape == expect.shape, f"{op.name}: shape {out.shape}, reference {expect.shape}"
         np.testing.assert_allclose(out.data, expect, rtol=1e-12, atol=1e-12,
@@ -376,7 +417,10 @@ def check_op(op, max_examples: int = 50) -> bool:
         fn, inputs = _as_function(op, *case)
         assert gradgradcheck(fn, inputs)
 
-    for prop in (forward_matches_reference, first_order_gradients, second_order_gradients):
+    props = [forward_matches_reference]
+    if getattr(op, "differentiable", True):  # a mask, a position or a draw has no gradient
+        props += [first_order_gradients, second_order_gradients]
+    for prop in props:
         try:
             prop()
         except AssertionError as e:  # GradcheckError too; hypothesis notes the shrunk case

@@ -4,6 +4,11 @@ graph once (the engine's `walk`) into plain data (nodes, edges, composite groups
 `render(trace)` turns that into DOT statements. `to_dot` joins them into DOT text (no graphviz
 needed); `draw` wraps them in a graphviz.Digraph; `save` writes .dot/.svg/.png/.pdf.
 
+Watching backward: `steps(root)` runs backward and records, through the engine's own hook
+(`_State.watch`), each node in the order the engine visits it with the gradient arriving there
+and every leaf's gradient so far; `save_html` turns that walk into one self-contained page
+that steps through it on a single drawing.
+
 Styles: the output (root) is red with a double border, parameters green, other leaves that
 require grad blue, constants dashed grey, intermediate tensors white; primitive ops are grey
 rounded boxes and collapsed composites (conv1d, softmax, ...) orange 3-D boxes. A tensor used
@@ -14,6 +19,9 @@ and broadcast bias add up. Unnamed tensors are labelled #n, their place in data-
 """
 from __future__ import annotations
 
+import html
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -25,13 +33,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .ops import Windows
-from .tensor import Descriptor, Tensor, walk
+from .tensor import Descriptor, Tensor, _State, walk
 
 if TYPE_CHECKING:
     import graphviz
 
-__all__ = ["Edge", "Node", "Trace", "draw", "render", "retain_grads", "save", "to_dot", "trace",
-           "MAX_NODES"]
+__all__ = ["Edge", "Node", "Step", "Steps", "Trace", "draw", "render", "retain_grads", "save",
+           "save_html", "steps", "to_dot", "trace", "MAX_NODES"]
 
 MAX_NODES = 1500  # op nodes; beyond this dot's layout takes minutes and nobody can read it
 DOT_TIMEOUT = 120  # seconds for the `dot` program
@@ -200,7 +208,8 @@ def trace(*roots: Tensor, collapse: bool = False, max_nodes: int | None = MAX_NO
     out = Trace(g.nodes, g.edges)
     for gid, (scope, count, members) in g.boxes.items():
         if g.collapse:
-            label = _scope_label(scope) + f"\n({count} primitive ops)"
+            gathered = f"\ngathers {g.gathers[gid]}" if gid in g.gathers else ""
+            label = _scope_label(scope) + gathered + f"\n({count} primitive ops)"
             out.nodes.append(Node(f"g{gid}", "group", label))
         else:
             out.clusters.append((f"cluster_g{gid}", _scope_label(scope), members))
@@ -219,12 +228,16 @@ class _Grouping:
         self.root_ids, self.collapse = root_ids, collapse
         self.uses: dict[int, int] = {}  # id(tensor) -> how many op inputs it feeds
         self.group: dict[int, object] = {}  # id(op node) -> the outermost composite call
+        self.gathers: dict[int, str] = {}  # id(composite call) -> the windows it gathered
+        self.windows: set[int] = set()  # constants that are a conv1d's gathered windows
         for t in order:
-            if t._ctx is not None:
-                for x in _inputs(t._ctx):
+            ctx = t._ctx
+            if ctx is not None:
+                for x in _inputs(ctx):
                     self.uses[id(x)] = self.uses.get(id(x), 0) + 1
-                if t._ctx.scope is not None:
-                    self.group[id(t._ctx)] = _outermost(t._ctx.scope)
+                if ctx.scope is not None:
+                    self.group[id(ctx)] = _outermost(ctx.scope)
+                    self._note_windows(ctx)
         self.exported = {id(x) for t in order if t._ctx is not None for x in _inputs(t._ctx)
                          if self._box(x) not in (None, self._box(t))}  # read outside its box
         self.nodes: list[Node] = []
@@ -232,6 +245,19 @@ class _Grouping:
         self.boxes: dict[int, list] = {}  # id(scope) -> [scope, primitive count, members]
         self.box_in: dict[tuple[int, int], int] = {}  # (tensor, box) -> inner ops reading it
         self.marked: set[int] = set()
+
+    def _note_windows(self, ctx) -> None:
+        """A collapsed conv1d box names the windows it gathers. When its input needs no
+        gradient the gather is not recorded, and the matmul reads the windows as a constant:
+        that constant is labelled as what it is, not mistaken for the input."""
+        name, index = type(ctx).name, ctx.params.get("index")
+        if name == "gather" and isinstance(index, Windows):
+            self.gathers.setdefault(id(self.group[id(ctx)]),
+                                    f"{index.n_out} windows of {index.kernel_size}")
+        elif name == "matmul" and ctx.scope.name == "conv1d":
+            cols = _inputs(ctx)[1]  # (C*K, L_out*N): conv1d's weight @ windows
+            if cols._ctx is None and not cols.requires_grad:
+                self.windows.add(id(cols))
 
     def _box(self, t):
         return self.group.get(id(t._ctx)) if t._ctx is not None else None
@@ -248,6 +274,8 @@ class _Grouping:
             kind = "root" if tid in self.root_ids else "tensor" if ctx is not None else \
                 "param" if t.is_param else "leaf" if t.requires_grad else "const"
             label = f"{t.name or f'#{n}'}\n{t.shape} {_dtype(t.dtype)}"  # #n: data-flow place
+            if tid in self.windows:
+                label += "\nconv1d's windows of an input\nthat needs no gradient"
             self.nodes.append(Node(f"t{tid}", kind, label, t, self.uses.get(tid, 0)))
         if ctx is None:
             return
@@ -292,22 +320,28 @@ def _dtype(d) -> str:
 
 
 def _scope_label(s) -> str:
-    return s.name + "".join(f"\n{k}={_param(v)}" for k, v in s.params.items())
+    """The composite's name, then its arguments on one line: a box as low as it can be."""
+    return s.name + ("\n" + " ".join(f"{k}={_param(v)}" for k, v in s.params.items())
+                     if s.params else "")
 
 
 # ================================================================== step 2: render
 
 
 def render(tr: Trace, show_data: bool = False, show_grad: bool = True, rankdir: str = "LR",
-           legend: bool = True) -> list[str]:
-    """The body of a DOT digraph for a Trace, one statement per line."""
+           legend: bool = True, title: str | None = None) -> list[str]:
+    """The body of a DOT digraph for a Trace, one statement per line; `title` above it."""
     _check_rankdir(rankdir, "render")
     # dot's network-simplex passes grow fast with edges out of widely shared nodes (a GRU's
     # weights feed all 80 of its cell steps: 7.7 minutes of layout for 511 edges); past
     # LIMIT_LAYOUT edges cap their iterations (the same graph: under 30 s, looser layout)
     limits = " nslimit=1 mclimit=0.1" if len(tr.edges) > LIMIT_LAYOUT else ""
-    out = [f"\tgraph [rankdir={rankdir} fontname=Helvetica fontsize=10{limits}]\n",
-           "\tnode [fontname=Helvetica fontsize=10]\n", "\tedge [fontname=Helvetica fontsize=9]\n"]
+    # ranks and nodes closer than dot's defaults (0.5 and 0.25 inches): a model's step is a
+    # long chain, and this keeps the paper CNN's within 2,000 px
+    out = [f"\tgraph [rankdir={rankdir} ranksep=0.3 nodesep=0.2 fontname=Helvetica "
+           f"fontsize=10{limits}]\n",
+           "\tnode [fontname=Helvetica fontsize=10 height=0.3]\n",
+           "\tedge [fontname=Helvetica fontsize=9]\n"]
     for node in tr.nodes:
         label = node.label
         if node.tensor is not None:
@@ -323,6 +357,9 @@ def render(tr: Trace, show_data: bool = False, show_grad: bool = True, rankdir: 
         out.append(f'\tnote [shape=note style=filled fillcolor="#fff8c4" label={_q(tr.note)}]\n')
     if legend:
         out.append(_LEGEND)
+    if title:  # set last: a graph attribute set before the clusters would be theirs too
+        text = html.escape(title).replace("\n", "<br/>")
+        out.append(f'\tlabel=<<font point-size="16"><b>{text}</b></font>> labelloc=t\n')
     return out
 
 
@@ -349,21 +386,23 @@ _LEGEND = ('\tlegend [shape=plaintext label=<<table border="0" cellborder="1" ce
 
 def to_dot(*roots: Tensor, show_data: bool = False, show_grad: bool = True,
            collapse: bool = False, rankdir: str = "LR", legend: bool = True,
-           max_nodes: int | None = MAX_NODES, mark=None) -> str:
+           max_nodes: int | None = MAX_NODES, mark=None, title: str | None = None) -> str:
     """DOT source of the graph that produced `roots` (no graphviz package or program needed).
 
     collapse=True draws each composite call (conv1d, softmax, ...) as one box. A graph with
     more than `max_nodes` primitive ops is collapsed anyway, with a note saying so; pass
-    max_nodes=None to draw every primitive of a big graph."""
+    max_nodes=None to draw every primitive of a big graph. `title` is drawn above it (name
+    the model)."""
     _check_rankdir(rankdir, "to_dot")
     tr = trace(*roots, collapse=collapse, max_nodes=max_nodes, mark=mark, where="to_dot")
-    body = render(tr, show_data, show_grad, rankdir, legend)
+    body = render(tr, show_data, show_grad, rankdir, legend, title)
     return "digraph tinygrad1d {\n" + "".join(body) + "}\n"
 
 
 def draw(*roots: Tensor, show_data: bool = False, show_grad: bool = True,
          collapse: bool = False, rankdir: str = "LR", legend: bool = True,
-         max_nodes: int | None = MAX_NODES, mark=None) -> graphviz.Digraph:
+         max_nodes: int | None = MAX_NODES, mark=None,
+         title: str | None = None) -> graphviz.Digraph:
     """The same graph as to_dot, as a graphviz.Digraph (renders inline in Jupyter)."""
     try:
         import graphviz
@@ -373,7 +412,7 @@ def draw(*roots: Tensor, show_data: bool = False, show_grad: bool = True,
     _check_rankdir(rankdir, "draw")
     tr = trace(*roots, collapse=collapse, max_nodes=max_nodes, mark=mark, where="draw")
     return graphviz.Digraph(name="tinygrad1d", body=render(tr, show_data, show_grad, rankdir,
-                                                           legend))
+                                                           legend, title))
 
 
 def _check_rankdir(rankdir, where: str) -> None:
@@ -409,17 +448,10 @@ def save(roots, path, required: bool = False, **options) -> Path:
     if fmt == ".dot":
         path.write_text(source)
         return path
-    exe, problem = shutil.which("dot"), "Graphviz's `dot` program was not found"
-    if exe is not None:
-        try:
-            run = subprocess.run([exe, f"-T{fmt[1:]}", "-o", str(path)], input=source,
-                                 text=True, capture_output=True, timeout=DOT_TIMEOUT)
-            if run.returncode == 0:
-                return path
-            problem = f"`dot` failed ({run.stderr.strip()[:300]})"
-        except subprocess.TimeoutExpired:
-            problem = f"`dot` took more than {DOT_TIMEOUT} s"
-        path.unlink(missing_ok=True)  # never leave a half-written image behind
+    image, problem = _run_dot(source, fmt[1:])
+    if image is not None:
+        path.write_bytes(image)
+        return path
     fallback = path.with_suffix(".dot")
     fallback.write_text(source)
     print(f"{'error' if required else 'note'}: viz.save: {problem}, so {fallback} was written "
@@ -427,3 +459,363 @@ def save(roots, path, required: bool = False, **options) -> Path:
           f"graphviz, or https://graphviz.org/download/), then: "
           f"dot -T{fmt[1:]} {fallback} -o {path}", file=sys.stderr)
     return fallback
+
+
+# ================================================================== watching backward
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One node of the backward walk, recorded as the engine visited it: `op` its op's name,
+    `grad` the gradient that arrived at its output, `leaf_grads` each leaf's name -> the
+    gradient it has accumulated so far (leaves not reached yet are absent), `node` the op
+    node itself (so a drawing can find it)."""
+
+    op: str
+    grad: np.ndarray
+    leaf_grads: dict[str, np.ndarray]
+    node: object = field(repr=False, compare=False)
+
+    def __repr__(self) -> str:  # the arrays would drown the order, which is the point
+        return f"Step(op={self.op!r}, grad={self.grad.shape}, leaves={list(self.leaf_grads)})"
+
+
+class Steps(list):
+    """What `steps` returns: a list of Step, in the engine's order. `leaves` maps each leaf's
+    name to the leaf; `root` is the tensor backward started from. In Jupyter it shows as the
+    step-through page (`_repr_html_`); `html()` is that page as text."""
+
+    def __init__(self, records, root: Tensor, leaves: dict[str, Tensor]):
+        super().__init__(records)
+        self.root, self.leaves = root, leaves
+
+    def html(self, collapse: bool | None = None, rankdir: str = "TB",
+             title: str | None = None) -> str:
+        """The step-through page: one drawing (Graphviz's `dot` lays it out) restyled per step."""
+        return _page(self, collapse, rankdir, title)
+
+    def _repr_html_(self) -> str:
+        """The page inside an iframe, so its script and styles stay out of the notebook's."""
+        try:
+            page = self.html()
+        except RuntimeError as e:  # no `dot`: say so in the notebook rather than a traceback
+            return f"<p><b>viz.steps</b>: {html.escape(str(e))}</p>"
+        return (f'<iframe srcdoc="{html.escape(page)}" style="width:100%;height:640px;'
+                'border:1px solid #ccc" title="backward, step by step"></iframe>')
+
+
+def steps(root: Tensor, gradient=None) -> Steps:
+    """Run backward from `root` (as root.backward(gradient), filling .grad) and return the
+    walk: one Step per op node, in the order the engine visits them. The records come from
+    the engine's own walk through its watch hook, so they can never show another order."""
+    (root,) = _roots((root,), "steps")
+    if not root.requires_grad:
+        raise ValueError("viz.steps: root does not require grad, so backward has nothing to "
+                         "walk; create the leaves with requires_grad=True")
+    ids = _leaf_names(root)
+    records: list[Step] = []
+    kept: dict[int, tuple] = {}  # id(leaf) -> (its gradient Tensor, our copy of it)
+
+    def watch(t, g, grads):
+        leaf_grads = {}
+        for k, name in ids.items():
+            got = grads.get(k)
+            if got is not None:
+                if k not in kept or kept[k][0] is not got:  # a new sum: the engine adds
+                    kept[k] = (got, np.array(got.data))     # out of place, never into
+                leaf_grads[name] = kept[k][1]  # unchanged gradients share one copy
+        # a copy: the big arrays of conv1d and matmul come from a pool that reuses them
+        records.append(Step(type(t._ctx).name, np.array(g.data), leaf_grads, t._ctx))
+
+    before, _State.watch = _State.watch, watch
+    try:
+        root.backward(gradient)
+    finally:
+        _State.watch = before
+    by_id = {id(t): t for t in walk((root,))}
+    return Steps(records, root, {name: by_id[k] for k, name in ids.items()})
+
+
+def _leaf_names(root: Tensor) -> dict[int, str]:
+    """id(leaf) -> its name for every leaf that requires grad: its .name (a parameter's is
+    its dotted name), else "input k", k counting the unnamed ones in the order the forward
+    pass first used them. A name given twice gets " (2)", " (3)", ... after it."""
+    names: dict[int, str] = {}
+    unnamed = 0
+    for t in walk((root,)):  # by record number: the forward order
+        for x in t._ctx.inputs if t._ctx is not None else ():
+            if x._ctx is None and x.requires_grad and id(x) not in names:
+                if x.name is None:
+                    name, unnamed = f"input {unnamed}", unnamed + 1
+                else:
+                    name = x.name
+                base, n = name, 1
+                while name in names.values():
+                    n += 1
+                    name = f"{base} ({n})"
+                names[id(x)] = name
+    return names
+
+
+def _run_dot(source: str, fmt: str) -> tuple[bytes | None, str]:
+    """(the image Graphviz's `dot` made from DOT source, "") or (None, what went wrong)."""
+    exe = shutil.which("dot")
+    if exe is None:
+        return None, "Graphviz's `dot` program was not found"
+    try:
+        run = subprocess.run([exe, f"-T{fmt}"], input=source.encode(), capture_output=True,
+                             timeout=DOT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None, f"`dot` took more than {DOT_TIMEOUT} s"
+    if run.returncode != 0:
+        return None, f"`dot` failed ({run.stderr.decode(errors='replace').strip()[:300]})"
+    return run.stdout, ""
+
+
+# ================================================================== the step-through page
+
+PAGE_EXPAND = 40  # steps; a longer walk is drawn with its composites collapsed into boxes
+SMALL_LEAF = 30  # values; a leaf this small shows its gradient as a table, a bigger one summed up
+
+
+def save_html(root: Tensor, path, gradient=None, *, collapse: bool | None = None,
+              rankdir: str = "TB", title: str | None = None) -> Path:
+    """Run backward from `root` (as steps does) and write the walk as one self-contained HTML
+    page to `path`: the graph, drawn once, restyled per step, with buttons id="prev" and
+    id="next", a slider id="step", arrow keys, and the leaves' gradients so far. collapse=None
+    collapses composites when the walk has more than PAGE_EXPAND steps. Needs Graphviz's
+    `dot`, checked before backward runs so a missing one costs nothing."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"viz.save_html: path {str(path)!r} must end in .html")
+    _check_rankdir(rankdir, "save_html")
+    if shutil.which("dot") is None:
+        raise RuntimeError(_NO_DOT.format(where="save_html"))
+    page = steps(root, gradient).html(collapse, rankdir, title)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+_NO_DOT = ("viz.{where}: Graphviz's `dot` program was not found, and the page's drawing needs "
+           "it: apt-get install graphviz (or brew install graphviz, or "
+           "https://graphviz.org/download/)")
+
+
+def _page(walk: Steps, collapse: bool | None, rankdir: str, title: str | None) -> str:
+    """The HTML of the step-through page for a recorded walk (see save_html)."""
+    if not walk:
+        raise ValueError("viz.save_html: backward from this root ran no op node (it is a "
+                         "leaf), so there is nothing to step through")
+    _check_rankdir(rankdir, "save_html")
+    if collapse is None:
+        collapse = len(walk) > PAGE_EXPAND
+    tr = trace(walk.root, collapse=collapse, max_nodes=None, where="save_html")
+    # no gradients in the labels: the drawing is shared by all steps, the panel shows them
+    body = render(tr, show_grad=False, rankdir=rankdir, legend=False)  # the page has the title
+    image, problem = _run_dot("digraph tinygrad1d {\n" + "".join(body) + "}\n", "svg")
+    if image is None:
+        raise RuntimeError(_NO_DOT.format(where="save_html") if shutil.which("dot") is None
+                           else f"viz.save_html: {problem}")
+    svg = image.decode()
+    svg = svg[svg.index("<svg"):]  # the XML prolog and doctype are not allowed inside HTML
+    drawn = {n.key for n in tr.nodes}
+    frames = []
+    for s in walk:
+        box = _outermost(s.node.scope) if s.node.scope is not None else None
+        key = f"o{id(s.node)}"
+        frames.append({"op": s.op, "node": key if key in drawn else f"g{id(box)}",
+                       "box": box.name if box is not None else "",
+                       "grad": f"{s.grad.shape}: {_summary(s.grad)}"})
+    leaves = []
+    for name, t in walk.leaves.items():
+        changes, last = [], None
+        for i, s in enumerate(walk):  # a gradient changes only where the engine added to it
+            g = s.leaf_grads.get(name)
+            if g is not None and g is not last:
+                changes.append([i, g.ravel().tolist()])
+                last = g
+        leaves.append({"name": name, "node": f"t{id(t)}", "shape": list(t.shape),
+                       "shape_text": str(t.shape), "changes": changes})
+    consts = [n.key for n in tr.nodes if n.kind == "const"]
+    data = json.dumps({"frames": frames, "leaves": leaves, "consts": consts, "small": SMALL_LEAF})
+    heading = title or f"Backward from {walk.root.name or 'the output'}, step by step"
+    parts = {"TITLE": html.escape(heading), "LAST": str(len(walk) - 1), "SVG": svg,
+             "DATA": data.replace("</", "<\\/")}  # "</script>" inside would end the script
+    return re.sub(r"\$(TITLE|LAST|SVG|DATA)", lambda m: parts[m.group(1)], _PAGE)  # one pass
+
+
+# The page: no network at all (the CSP forbids every fetch, so a stray one shows up as a
+# console error), one drawing whose nodes the script finds by their <title> (dot writes each
+# node's and edge's DOT name there), and per step a few CSS classes switched on and off.
+_PAGE = r"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy"
+ content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<title>$TITLE</title>
+<style>
+body { font: 14px/1.4 Helvetica, Arial, sans-serif; margin: 12px; color: #222; }
+h1 { font-size: 18px; margin: 0 0 8px; }
+#bar { display: flex; gap: 8px; align-items: center; }
+#step { flex: 1; min-width: 160px; }
+#caption { font-weight: bold; margin: 6px 0; min-height: 1.4em; }
+#main { display: flex; gap: 16px; align-items: flex-start; }
+#drawing { flex: 3; overflow: auto; max-height: 80vh; border: 1px solid #ddd; }
+#drawing svg { max-width: 100%; height: auto; }
+#panel { flex: 2; min-width: 240px; max-height: 80vh; overflow: auto; }
+h2 { font-size: 15px; margin: 10px 0 4px; }
+.node.done polygon, .node.done path { fill: #c9d7ee; }
+.node.current polygon, .node.current path, .node.current ellipse { stroke: #d62728;
+  stroke-width: 4px; }
+.node.has-grad ellipse { stroke: #2ca02c; stroke-width: 3px; }
+.node.changed ellipse { fill: #ffe08a; }
+.edge.flow path { stroke: #d62728; stroke-width: 3px; }
+.edge.flow polygon { stroke: #d62728; fill: #d62728; }
+.leaf { margin-bottom: 8px; }
+.leaf b { font-family: monospace; }
+.waiting { color: #888; }
+table.g { border-collapse: collapse; margin: 2px 0; }
+table.g td { border: 1px solid #ccc; padding: 1px 5px; text-align: right;
+  font-variant-numeric: tabular-nums; }
+td.changed { background: #ffe08a; }
+.delta { display: block; color: #8a4b00; font-size: 11px; }
+.bar { width: 200px; height: 8px; background: #eee; }
+.bar div { height: 8px; background: #2ca02c; }
+.help { color: #555; max-width: 60em; }
+</style></head>
+<body>
+<h1>$TITLE</h1>
+<div id="bar">
+<button id="prev" title="previous step (left arrow key)">&larr; prev</button>
+<input id="step" type="range" min="0" max="$LAST" value="0" aria-label="step">
+<button id="next" title="next step (right arrow key)">next &rarr;</button>
+</div>
+<div id="caption"></div>
+<div id="main">
+<div id="drawing">$SVG</div>
+<div id="panel"><h2>Gradient arriving at this node</h2><div id="arrived"></div>
+<h2>Leaf gradients so far</h2><div id="leaves"></div></div>
+</div>
+<p class="help">Backward visits the op nodes latest-recorded first, each once, after every use
+of its output has sent its gradient. Red: the node whose backward runs in this step; red edges:
+its inputs, which receive their share now. Blue-grey: nodes already done. Green outline: leaves
+holding a gradient; yellow: leaves whose gradient grew in this step, and in their tables the
+values that changed, with what was added. A leaf used several times (a shared weight) grows once
+per use: its gradient is the sum. Arrow keys, the slider and the buttons move between steps.</p>
+<script type="application/json" id="walk">$DATA</script>
+<script>
+"use strict";
+const walk = JSON.parse(document.getElementById("walk").textContent);
+const frames = walk.frames, leaves = walk.leaves, consts = new Set(walk.consts);
+const slider = document.getElementById("step");
+const svg = document.querySelector("#drawing svg");
+const drawn = {}, into = {};  // DOT name -> node's <g>; DOT name -> the edges pointing at it
+for (const g of svg.querySelectorAll("g.node")) drawn[g.querySelector("title").textContent] = g;
+for (const g of svg.querySelectorAll("g.edge")) {
+  const [src, dst] = g.querySelector("title").textContent.split("->");
+  (into[dst] = into[dst] || []).push([src, g]);
+}
+// leaf.at[i]: which of the leaf's recorded values holds at step i (-1: none yet)
+for (const leaf of leaves) {
+  leaf.at = [];
+  leaf.size = leaf.shape.reduce((a, b) => a * b, 1);
+  let c = -1;
+  for (let i = 0; i < frames.length; i++) {
+    if (c + 1 < leaf.changes.length && leaf.changes[c + 1][0] === i) c++;
+    leaf.at.push(c);
+  }
+}
+const esc = s => s.replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
+                                              '"': "&quot;"})[c]);
+const fmt = v => String(Number(v.toPrecision(4)));
+const norm = v => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+
+function leafHtml(leaf, i) {
+  const c = leaf.at[i];
+  let head = `<b>${esc(leaf.name)}</b> ${esc(leaf.shape_text)}`;
+  if (c < 0) return `<div class="leaf waiting">${head}: no gradient yet</div>`;
+  const [when, vals] = leaf.changes[c];
+  const prev = c > 0 ? leaf.changes[c - 1][1] : null;
+  const grew = when === i;
+  head += grew ? " &larr; grew in this step" : "";
+  let body;
+  if (leaf.size <= walk.small) {  // every value, rows along the last axis
+    const cols = leaf.shape.length ? leaf.shape[leaf.shape.length - 1] || 1 : 1;
+    body = "<table class='g'>";
+    for (let r = 0; r < vals.length; r += cols) {
+      body += "<tr>";
+      for (let k = r; k < Math.min(r + cols, vals.length); k++) {
+        const add = vals[k] - (prev ? prev[k] : 0);
+        const changed = grew && add !== 0;
+        body += `<td${changed ? " class='changed'" : ""}>${fmt(vals[k])}` +
+                (changed && prev ? `<span class="delta">+= ${fmt(add)}</span>` : "") + "</td>";
+      }
+      body += "</tr>";
+    }
+    body += "</table>";
+  } else {  // too many to list: the range, and the size against the final gradient's
+    const last = leaf.changes[leaf.changes.length - 1][1];
+    const share = norm(vals) / (norm(last) || 1);
+    const width = (100 * share).toFixed(1);
+    body = `min ${fmt(Math.min(...vals))}, max ${fmt(Math.max(...vals))}, ` +
+           `norm ${fmt(norm(vals))}<div class="bar"><div style="width:${width}%"></div></div>`;
+  }
+  return `<div class="leaf" data-name="${esc(leaf.name)}" data-values="${JSON.stringify(vals)}">` +
+         `${head}${body}</div>`;
+}
+
+function reveal(g) {  // scroll the drawing, not the page, until the node is in view
+  const view = document.getElementById("drawing");
+  const box = view.getBoundingClientRect(), r = g.getBoundingClientRect();
+  if (r.top < box.top || r.bottom > box.bottom) {
+    view.scrollTop += (r.top + r.bottom - box.top - box.bottom) / 2;
+  }
+  if (r.left < box.left || r.right > box.right) {
+    view.scrollLeft += (r.left + r.right - box.left - box.right) / 2;
+  }
+}
+
+function show(i) {
+  i = Math.max(0, Math.min(frames.length - 1, i));
+  slider.value = i;
+  const f = frames[i];
+  for (const g of svg.querySelectorAll(".current, .done, .flow, .has-grad, .changed")) {
+    g.classList.remove("current", "done", "flow", "has-grad", "changed");
+  }
+  for (let j = 0; j < i; j++) drawn[frames[j].node]?.classList.add("done");
+  drawn[f.node]?.classList.remove("done");
+  drawn[f.node]?.classList.add("current");
+  if (drawn[f.node]) reveal(drawn[f.node]);
+  for (const [src, e] of into[f.node] || []) {
+    if (!consts.has(src)) e.classList.add("flow");  // constants get no gradient
+  }
+  for (const leaf of leaves) {
+    const c = leaf.at[i];
+    if (c >= 0) drawn[leaf.node]?.classList.add("has-grad");
+    if (c >= 0 && leaf.changes[c][0] === i) drawn[leaf.node]?.classList.add("changed");
+  }
+  const where = f.box ? " (inside " + f.box + ")" : "";
+  document.getElementById("caption").textContent = `Step ${i + 1} of ${frames.length}: ` +
+    `${f.op}${where} runs backward and sends gradients to its inputs`;
+  document.getElementById("arrived").textContent = f.grad;
+  document.getElementById("leaves").innerHTML = leaves.map(l => leafHtml(l, i)).join("");
+}
+
+slider.addEventListener("input", () => show(Number(slider.value)));
+document.getElementById("prev").addEventListener("click", () => show(Number(slider.value) - 1));
+document.getElementById("next").addEventListener("click", () => show(Number(slider.value) + 1));
+document.addEventListener("keydown", e => {
+  if (e.target === slider) return;  // a focused slider moves itself with the arrow keys
+  const moves = {ArrowLeft: -1, ArrowRight: 1};
+  if (e.key in moves) {
+    show(Number(slider.value) + moves[e.key]);
+    e.preventDefault();
+  } else if (e.key === "Home" || e.key === "End") {
+    show(e.key === "Home" ? 0 : frames.length - 1);
+    e.preventDefault();
+  }
+});
+// page.html#step=7 opens at step 7 (as the caption counts): a link can point at one step
+show(Number((location.hash.match(/step=(\d+)/) || [0, 1])[1]) - 1);
+</script>
+</body></html>
+"""

@@ -3,6 +3,8 @@
 Prints the numbers the page quotes, so the text can be checked against a fresh run."""
 import contextlib
 import io
+import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -104,8 +106,30 @@ def _time(fn, *args) -> float:
     return time.perf_counter() - start
 
 
+def backward_page() -> None:
+    """backward_page.png: the step-through page of the seed's conv1d written per window, at
+    the step where the first window adds its share to w (needs Debian's chromium)."""
+    x, w, b = leaf([1, 2, 3, 4], "x"), leaf([3, 5, 7], "w"), leaf([1], "b")
+    a = tg.stack([(x[i:i + 3] * w).sum() for i in range(2)]) + b  # a_i = sum_s x[i+s] w[s] + b
+    browser = shutil.which("chromium")
+    with tempfile.TemporaryDirectory() as tmp:
+        page = viz.save_html(a, Path(tmp) / "seed.html", np.array([10.0, 20.0], np.float32),
+                             title="a_i = sum_s x[i+s] w[s] + b, backward step by step")
+        print(f"backward page of the seed, by window: {page.stat().st_size:,} bytes")
+        if browser is None:
+            print("  no chromium: backward_page.png not made (apt-get install chromium)")
+            return
+        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", "--no-first-run", f"--user-data-dir={tmp}/profile",
+                        "--window-size=1200,720", "--hide-scrollbars",
+                        f"--screenshot={HERE / 'backward_page.png'}", page.as_uri() + "#step=7"],
+                       check=True, capture_output=True, timeout=120)
+
+
 if __name__ == "__main__":
     seed()
     multichannel()
     paper_cnn()
     timing()
+    backward_page()

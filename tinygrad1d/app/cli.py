@@ -5,6 +5,7 @@ global batch (docs/distributed.md); rank 0 alone writes the run folder."""
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -16,7 +17,7 @@ from .. import data, optim
 from .. import distributed as dist
 from ..tensor import get_default_dtype, manual_seed, set_default_dtype
 from .models import DEFAULT_PRESET, PRESETS, get_preset
-from .report import write_report
+from .report import training_step, write_report
 from .train import (
     Trainer,
     TrainingDiverged,
@@ -160,7 +161,7 @@ def cmd_train(args) -> int:
                "parameters": model.num_parameters(), **meta, "seed": args.seed,
                "processes": world}
     written = write_report(out, trainer.history, final, metrics)
-    written += _graph_for_run(preset, model, x_train[:2], out)
+    written += _graph_for_run(preset_name, preset, model, x_train[:2], y_train[:2], out)
     written.append(out / "checkpoint.npz")  # fit saved it at the last step
     print(f"test accuracy {final['accuracy']:.4f}  (loss {final['loss']:.4f}, "
           f"{trainer.seconds:.1f} s of training)")
@@ -172,15 +173,17 @@ def _quiet(*args, **kwargs) -> None:
     """print for processes other than rank 0."""
 
 
-def _graph_for_run(preset, model, x, out: Path) -> list[Path]:
-    """graph.svg of one forward pass (graph.dot alone when Graphviz's dot is missing)."""
+def _graph_for_run(name, preset, model, x, y, out: Path) -> list[Path]:
+    """graph.svg of one training step on two samples, input to loss, collapsed (graph.dot
+    alone when Graphviz's dot is missing). A copy of the model draws it, so nothing about
+    the trained one (batch norm's running statistics) changes."""
     try:
         from .. import viz
     except ImportError:
         return []
-    from ..tensor import Tensor
-    root = model(Tensor(x, requires_grad=True))  # drawn as the input leaf
-    return [viz.save(root, out / "graph.svg", collapse=True, required=False)]
+    loss, title = training_step(name, preset, copy.deepcopy(model).train(), x, y)
+    return [viz.save(loss, out / "graph.svg", collapse=True, required=False, rankdir="TB",
+                     title=title)]
 
 
 def cmd_evaluate(args) -> int:
@@ -207,21 +210,30 @@ def cmd_evaluate(args) -> int:
 
 def cmd_graph(args) -> int:
     from .. import viz
-    from ..tensor import Tensor
-    wanted = Path(args.output)
+    wanted = Path(args.output or ("backward.html" if args.html else "graph.svg"))
     if not wanted.parent.is_dir():  # a mistyped folder should not quietly become a new one
         what = "is not a folder" if wanted.parent.exists() else "does not exist"
-        print(f"error: graph -o {args.output}: the folder {wanted.parent} {what}",
+        print(f"error: graph -o {wanted}: the folder {wanted.parent} {what}", file=sys.stderr)
+        return 2
+    if args.html and wanted.suffix.lower() not in (".html", ".htm"):
+        print(f"error: graph --html -o {wanted}: the page's name must end in .html",
               file=sys.stderr)
         return 2
     preset = get_preset(args.model)
     manual_seed(0)
     model = preset.build()
     sample = {"mnist1d": np.zeros((2, 40), np.float32), "mnist": np.zeros((2, 28, 28), np.uint8)}
-    x = Tensor(preset.prepare(sample[preset.data]), requires_grad=True)  # drawn as the input
-    root = model(x)
-    path = viz.save(root, wanted, collapse=not args.expand, required=True,
-                    max_nodes=None if args.expand else viz.MAX_NODES)
+    loss, title = training_step(args.model, preset, model, sample[preset.data], np.array([3, 7]))
+    if args.html:  # the backward walk of that step, one page to step through
+        try:
+            path = viz.save_html(loss, wanted, collapse=not args.expand, title=title)
+        except RuntimeError as e:  # no Graphviz: the message names the install command
+            print(f"error: {e}", file=sys.stderr)
+            return 4
+        print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+        return 0
+    path = viz.save(loss, wanted, collapse=not args.expand, required=True, rankdir="TB",
+                    title=title, max_nodes=None if args.expand else viz.MAX_NODES)
     print(f"wrote {path}")
     return 0 if path.suffix == wanted.suffix else 4  # an image was asked for and not made
 
@@ -260,10 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--mnist-path")
     e.add_argument("--json", action="store_true", help="also print the scores as JSON")
     e.set_defaults(fn=cmd_evaluate)
-    gr = sub.add_parser("graph", help="draw a preset's computational graph")
+    gr = sub.add_parser("graph", help="draw one training step of a preset, input to loss "
+                        "(--html: its backward walk as a page to step through)")
     gr.add_argument("--model", choices=sorted(PRESETS), default="paper_cnn")
-    gr.add_argument("-o", "--output", default="graph.svg", help=".svg, .png, .pdf or .dot")
+    gr.add_argument("-o", "--output", help=".svg, .png, .pdf or .dot (default graph.svg); "
+                    "with --html, .html (default backward.html)")
     gr.add_argument("--expand", action="store_true", help="draw composites as primitives")
+    gr.add_argument("--html", action="store_true", help="write the backward walk as a page "
+                    "to step through (one self-contained .html file)")
     gr.set_defaults(fn=cmd_graph)
     return p
 

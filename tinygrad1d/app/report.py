@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_report"]
+from .. import functional as F
+from ..tensor import Tensor
+
+__all__ = ["training_step", "write_report"]
 
 
 def write_report(out: Path, history: list[dict], final: dict, metrics: dict) -> list[Path]:
@@ -57,3 +60,14 @@ def write_report(out: Path, history: list[dict], final: dict, metrics: dict) -> 
     fig.savefig(out / "confusion.png", dpi=100)
     plt.close(fig)
     return written + [out / "curves.png", out / "confusion.png"]
+
+
+def training_step(name: str, preset, model, x: np.ndarray, y: np.ndarray) -> tuple:
+    """(loss, title) of one training step of `model` on the samples x, y: what a run's
+    graph.svg and `tinygrad1d graph` draw. The input requires grad, so the drawing starts at
+    it (not at conv1d's gathered windows), and it ends at the loss, as a step does."""
+    x = Tensor(preset.prepare(x), requires_grad=True)
+    x.name = "input"
+    loss = F.cross_entropy(model(x), y)
+    title = f"{name}: {preset.about}\none training step on {len(y)} samples, input to loss"
+    return loss, title

@@ -35,13 +35,13 @@ class Dataset:
         return f"Dataset({', '.join(parts)})"
 
 
-def _frozen(ds: Dataset) -> Dataset:
+def frozen(ds: Dataset) -> Dataset:
     """The same arrays marked read-only, fit to sit in a cache shared by every caller."""
     for a in ds:
         a.setflags(write=False)
     return ds
 
 
-def _copied(ds: Dataset) -> Dataset:
+def copied(ds: Dataset) -> Dataset:
     """Fresh writable copies, so a caller normalising in place cannot corrupt the cache."""
     return Dataset(*(a.copy() for a in ds))

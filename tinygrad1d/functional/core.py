@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..ops import Windows
-from ..tensor import OPS, Tensor, as_index, as_tensor, constant, default_rng, inplace, lift
+from ..tensor import OPS, Tensor, as_index, as_tensor, constant, inplace, lift
 from ..tensor import normalize_axes, normalize_axis, scope, shape_args, torch_spelling
 
 __all__ = ["amin", "avg_pool1d", "batch_norm", "cat", "check_int", "check_reduction", "conv1d",
@@ -155,9 +155,11 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
     c_in, length = (1, x.shape[0]) if single else x.shape[-2:]
     c_out, c_g, k = (1, 1, w.shape[0]) if single else w.shape
     k, stride, pads, dilation, groups = conv_args(op, k, stride, padding, dilation, groups)
-    if min(length, c_out, c_g) < 1:
-        raise ValueError(f"conv1d: x {x.shape} and w {w.shape} must have a nonzero length and "
-                         "channel counts")
+    if length < 1:
+        raise ValueError(f"conv1d: the input x {x.shape} has length 0; there is nothing to "
+                         f"convolve (weight w {w.shape})")
+    if min(c_out, c_g) < 1:
+        raise ValueError(f"conv1d: the weight w {w.shape} must have nonzero channel counts")
     if c_in % groups or c_out % groups:
         raise ValueError(f"conv1d: groups={groups} must divide C_in={c_in} and C_out={c_out}")
     if c_g * groups != c_in:
@@ -231,26 +233,13 @@ def max_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
                padding=padding):
         xt, axis = _batch_last(x)
         cols = xt.gather(win, axis=axis, value=-np.inf)  # (C, L, N) -> (C, K, L_out, N)
-        pick = _first_max(cols.data)  # one-hot over K: the first maximum, as torch
-        out = _batch_first(OPS["where"].apply(constant(pick), cols, 0.0).sum(axis=1), x)
+        pick = OPS["first_max"].apply(cols, axis=1)  # one-hot over K: the first maximum
+        out = _batch_first(OPS["where"].apply(pick, cols, 0.0).sum(axis=1), x)
     if not return_indices:
         return out
-    taps = constant(pick.argmax(axis=1) * win.dilation - win.padding[0])  # (C, L_out, N)
+    tap = OPS["arg"].apply(pick, fn="argmax", axis=1)  # (C, L_out, N): which tap won
     at = win.stride * np.arange(win.n_out).reshape((-1,) + (1,) * (pick.ndim - 3))
-    return out, _batch_first(taps + constant(at), x)
-
-
-def _first_max(w: np.ndarray) -> np.ndarray:
-    """Boolean (C, K, ...) marking the first maximum along axis 1 of windows w (C, K, ...).
-
-    K passes over contiguous slabs: several times faster than argmax along a middle axis."""
-    best, top = np.zeros((w.shape[0],) + w.shape[2:], np.intp), w[:, 0]
-    for j in range(1, w.shape[1]):
-        best = np.where(w[:, j] > top, j, best)  # strictly greater: ties keep the first
-        top = np.maximum(top, w[:, j])
-    if np.isnan(top).any():  # np.maximum let a NaN through; torch's pool returns it too
-        best = np.where(np.isnan(top), np.isnan(w).argmax(axis=1), best)
-    return np.arange(w.shape[1]).reshape((1, -1) + (1,) * (w.ndim - 2)) == best[:, None]
+    return out, _batch_first(tap * win.dilation + constant(at - win.padding[0]), x)
 
 
 def avg_pool1d(x, kernel_size: int, stride: int | None = None, padding: int = 0,
@@ -328,7 +317,8 @@ def softmax(x, axis: int = -1, *, dim=None) -> Tensor:
     x = as_tensor(x, "softmax", "x")
     axis = normalize_axis(axis if dim is None else dim, x.ndim, "softmax")
     with scope("softmax", axis=axis):
-        e = (x - x.data.max(axis=axis, keepdims=True)).exp()  # constant shift, exact gradient
+        shift = OPS["stat"].apply(x, fn="max", axis=axis, keepdims=True)  # a constant shift:
+        e = (x - shift).exp()  # it cancels, so the gradient is exact
         return e / e.sum(axis, keepdims=True)
 
 
@@ -337,7 +327,7 @@ def log_softmax(x, axis: int = -1, *, dim=None) -> Tensor:
     x = as_tensor(x, "log_softmax", "x")
     axis = normalize_axis(axis if dim is None else dim, x.ndim, "log_softmax")
     with scope("log_softmax", axis=axis):
-        z = x - x.data.max(axis=axis, keepdims=True)  # constant shift, exact gradient
+        z = x - OPS["stat"].apply(x, fn="max", axis=axis, keepdims=True)  # cancels: exact
         return z - z.exp().sum(axis, keepdims=True).log()
 
 
@@ -368,10 +358,10 @@ def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
 
 def where(condition, x, y) -> Tensor:
     """x where condition holds, else y (broadcasting); the gradient follows the choice."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition if isinstance(condition, Tensor) else constant(np.asarray(condition))
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
-    return OPS["where"].apply(constant(cond), x, y)
+    return OPS["where"].apply(cond, x, y)
 
 
 def permute(x, *dims) -> Tensor:
@@ -470,17 +460,19 @@ def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     if p == 1.0:
         return x * 0.0
-    keep = default_rng().random(x.shape) >= p
-    return x * constant((keep / (1.0 - p)).astype(x.dtype))
+    return x * OPS["dropout_mask"].apply(shape=x.shape, p=p, dtype=x.dtype)
 
 
 def batch_norm(x, running_mean: np.ndarray | None, running_var: np.ndarray | None,
-               weight=None, bias=None, training: bool = True, momentum: float = 0.1,
-               eps: float = 1e-5) -> Tensor:
-    """Normalise each channel of x (N, C) or (N, C, L) over the batch (and length) axes.
+               weight=None, bias=None, training: bool = False, momentum: float | None = 0.1,
+               eps: float = 1e-5, *, num_batches_tracked: np.ndarray | None = None) -> Tensor:
+    """Normalise each channel of x (N, C) or (N, C, L) over the batch (and length) axes, as
+    torch's F.batch_norm (training=False by default: the running statistics).
 
     Training uses the batch statistics (biased variance) and updates the running arrays in
-    place (unbiased variance, as torch); evaluation uses the running statistics."""
+    place (unbiased variance, as torch), through the `running_stats` op, so that a replayed
+    program updates them too; `num_batches_tracked` (a 0-d int array) counts the batches,
+    and momentum=None averages them all alike. Evaluation uses the running statistics."""
     x = as_tensor(x, "batch_norm", "x")
     if x.ndim not in (2, 3):
         raise ValueError(f"batch_norm: expected x (N, C) or (N, C, L), got {x.shape}")
@@ -496,13 +488,17 @@ def batch_norm(x, running_mean: np.ndarray | None, running_var: np.ndarray | Non
             d = x - mean
             var = (d * d).mean(axis=axes, keepdims=True)
             if running_mean is not None:
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean.data.reshape(-1)
-                running_var *= 1 - momentum
-                running_var += momentum * var.data.reshape(-1) * n / (n - 1)
-        else:
-            d = x - running_mean.reshape(shape).astype(x.dtype)
-            var = constant(running_var.reshape(shape).astype(x.dtype))
+                count = np.zeros((), np.int64) if num_batches_tracked is None \
+                    else num_batches_tracked
+                if momentum is None and num_batches_tracked is None:
+                    raise ValueError("batch_norm: momentum=None (a cumulative average) needs "
+                                     "num_batches_tracked")
+                OPS["running_stats"].apply(mean, var, constant(running_mean),
+                                           constant(running_var), constant(count),
+                                           momentum=momentum, n=n)
+        else:  # the running statistics as constants of the arrays themselves (read afresh)
+            d = x - constant(running_mean).reshape(shape).to(x.dtype)
+            var = constant(running_var).reshape(shape).to(x.dtype)
         # scale and shift are per channel: the full-size work is one multiply and one add
         scale = (var + eps) ** -0.5
         if weight is not None:
@@ -563,8 +559,10 @@ def nll_loss(logp, target, reduction: str = "mean") -> Tensor:
         return _per_position(nll_loss, logp, target, reduction)
     if logp.ndim != 2:
         raise ValueError(f"nll_loss: expected log-probabilities (N, C), got {logp.shape}")
-    t = _class_index(target, logp.shape[0], logp.shape[1], "nll_loss")
-    return reduce_loss(-logp[np.arange(len(t)), t], reduction, "nll_loss")
+    _class_index(target, logp.shape[0], logp.shape[1], "nll_loss")  # checked, not used:
+    t = target if isinstance(target, Tensor) else constant(np.asarray(target))  # the labels
+    picked = OPS["take_along"].apply(logp, t.reshape(-1, 1), dim=1)  # are an input, read as data
+    return reduce_loss(-picked.reshape(-1), reduction, "nll_loss")
 
 
 def cross_entropy(logits, target, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:

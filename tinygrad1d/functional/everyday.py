@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import OPS, Tensor, as_index, as_tensor, constant, lift, normalize_axes
-from ..tensor import normalize_axis, scope, shape_args, torch_spelling
+from ..tensor import normalize_axis, read_back, scope, shape_args, torch_spelling
 from .core import cat, check_int, conv_args, where, windows
 from .indexing import MinMax, take_along
 
@@ -33,23 +33,24 @@ def maximum(x, y) -> Tensor:
 
 
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
-    """x limited to [min, max]; the gradient is 1 inside (bounds included, as PyTorch), else
-    0. Either bound may be None."""
+    """min(max(x, min), max), either bound None or a Tensor (elementwise); the gradient goes
+    to x inside the bounds (bounds included, as PyTorch) and to a Tensor bound where it
+    wins. A min above max gives max everywhere, as torch."""
     x = as_tensor(x, "clamp", "x")
     if min is None and max is None:
         raise ValueError("clamp: give min, max or both")
-    lo = -np.inf if min is None else min
-    hi = np.inf if max is None else max
-    if isinstance(lo, Tensor) or isinstance(hi, Tensor):  # tensor bounds, elementwise
-        return minimum(maximum(x, lo), hi)
-    inside = (x >= lo) & (x <= hi)
-    return where(inside, x, np.clip(x.data, lo, hi).astype(x.dtype))
+    low = x if min is None else where(x < min, min, x)
+    return low if max is None else where(low > max, max, low)
 
 
 def masked_fill(x, mask, value: float) -> Tensor:
     """x with `value` where the boolean mask (broadcast to x) is set."""
     x = as_tensor(x, "masked_fill", "x")
-    return where(np.broadcast_to(np.asarray(getattr(mask, "data", mask)), x.shape), value, x)
+    mask = mask if isinstance(mask, Tensor) else constant(np.asarray(mask))
+    if np.broadcast_shapes(mask.shape, x.shape) != x.shape:
+        raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the "
+                         f"tensor's shape {x.shape}")
+    return where(mask, value, x)
 
 
 def lerp(x, end, weight) -> Tensor:
@@ -63,10 +64,14 @@ def logsumexp(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -
     x = as_tensor(x, "logsumexp", "x")
     axis, keepdims = torch_spelling("logsumexp", axis, keepdims, dim, keepdim)
     axes = normalize_axes(axis, x.ndim, "logsumexp")
-    top = np.max(x.data, axis=axes, keepdims=True) if x.size else np.zeros((1,) * x.ndim)
-    top = np.where(np.isfinite(top), top, 0.0).astype(x.dtype)  # constant: exact gradient
+    if x.size:  # the max as a constant shift (it cancels: exact gradient), 0 if not finite
+        top = OPS["stat"].apply(x, fn="max", axis=axes, keepdims=True)
+        top = where(OPS["predicate"].apply(top, fn="isfinite"), top, 0.0)
+    else:
+        top = constant(np.zeros((1,) * x.ndim, x.dtype))
     out = (x - top).exp().sum(axes, keepdims=True).log() + top
-    return out if keepdims else out.reshape(np.sum(x.data, axis=axes).shape)
+    kept = () if axes is None else tuple(n for i, n in enumerate(x.shape) if i not in axes)
+    return out if keepdims else out.reshape(kept)
 
 
 def amax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
@@ -87,11 +92,8 @@ def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
     if p == 1:
         return x.abs().sum(axes, keepdim)
     total = (x * x).sum(axes, keepdim) if p == 2 else (x.abs() ** p).sum(axes, keepdim)
-    zero = total.data == 0
-    if not zero.any():
-        return total ** (1 / p)
-    safe = where(zero, 1.0, total)  # a 0 total takes the constant branch: gradient 0
-    return where(zero, 0.0, safe ** (1 / p))
+    zero = total == 0  # a 0 total takes the constant branch: gradient 0, not 0 * inf
+    return where(zero, 0.0, where(zero, 1.0, total) ** (1 / p))
 
 
 def normalize(x, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
@@ -235,11 +237,13 @@ def embedding(input, weight, padding_idx=None) -> Tensor:
         bad = idx.min() if idx.min() < 0 else idx.max()
         raise IndexError(f"embedding: index {bad} is out of range for {weight.shape[0]} "
                          f"embeddings (weight {weight.shape})")
-    rows = weight[idx]
+    tokens = input if isinstance(input, Tensor) else constant(idx)  # an input, read as data
+    at = tokens.reshape(-1, 1).expand(idx.size, weight.shape[1])  # (*,) -> (M, dim)
+    rows = take_along(weight, 0, at).reshape(idx.shape + (weight.shape[1],))
     if padding_idx is None:
         return rows
-    keep = np.expand_dims(idx != padding_idx % weight.shape[0], -1)  # same values, no gradient
-    return where(np.broadcast_to(keep, rows.shape), rows, rows.data)
+    keep = (tokens != padding_idx % weight.shape[0]).reshape(idx.shape + (1,))
+    return where(keep, rows, rows.detach())  # the padding row: same values, no gradient
 
 
 # ================================================================== transposed conv, resizing
@@ -256,9 +260,13 @@ def conv_transpose1d(x, w, b=None, stride: int = 1, padding: int = 0, output_pad
     the overlapping windows into the output signal; then the padding is cut off."""
     op = "conv_transpose1d"
     x, w = as_tensor(x, op, "x"), as_tensor(w, op, "w")
+    if x.ndim == 2 and w.ndim == 3:  # unbatched (C_in, L), as torch: a batch of one
+        y = conv_transpose1d(x.reshape((1,) + x.shape), w, b, stride, padding, output_padding,
+                             groups, dilation)
+        return y.reshape(y.shape[1:])  # (1, C_out, L_out) -> (C_out, L_out)
     if x.ndim != 3 or w.ndim != 3:
-        raise ValueError(f"{op}: expected x (N, C_in, L) and w (C_in, C_out/groups, K), got "
-                         f"x {x.shape} and w {w.shape}")
+        raise ValueError(f"{op}: expected x (N, C_in, L) or (C_in, L) and w (C_in, "
+                         f"C_out/groups, K), got x {x.shape} and w {w.shape}")
     (n, c_in, length), (_, c_g, k) = x.shape, w.shape
     k, stride, (pad, _), dilation, groups = conv_args(op, k, stride, padding, dilation, groups)
     out_pad = check_int(output_padding, op, "output_padding", 0)
@@ -320,11 +328,11 @@ def adaptive_max_pool1d(x, output_size, return_indices: bool = False):
     x, index, _ = _adaptive(x, output_size, "adaptive_max_pool1d")
     cols = x.gather(index, x.ndim - 1)  # (..., K, out); a repeated tap is the same sample
     tap = cols.argmax(dim=x.ndim - 1, keepdim=True)  # (..., 1, out): the first maximum
-    values = take_along(cols, x.ndim - 1, tap.data).squeeze(x.ndim - 1)
+    values = take_along(cols, x.ndim - 1, tap).squeeze(x.ndim - 1)
     if not return_indices:
         return values
-    return values, constant(np.take_along_axis(np.broadcast_to(index, cols.shape), tap.data,
-                                               x.ndim - 1).squeeze(x.ndim - 1).astype(np.int64))
+    where_in_x = constant(np.broadcast_to(index, cols.shape).astype(np.int64))
+    return values, take_along(where_in_x, x.ndim - 1, tap).squeeze(x.ndim - 1)
 
 
 def interpolate(x, size=None, scale_factor=None, mode: str = "nearest",
@@ -439,8 +447,8 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> Mi
     its own element's gradient; equal values keep their order (always stable)."""
     x = as_tensor(x, "sort", "x")
     dim = normalize_axis(dim, x.ndim, "sort")
-    idx = np.argsort(-x.data if descending else x.data, axis=dim, kind="stable")
-    return MinMax(take_along(x, dim, idx), constant(idx.astype(np.int64)))
+    idx = OPS["arg"].apply(x, fn="argsort_descending" if descending else "argsort", axis=dim)
+    return MinMax(take_along(x, dim, idx), idx)
 
 
 def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> MinMax:  # noqa: A002
@@ -452,9 +460,9 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     if k > x.shape[dim]:
         raise ValueError(f"topk: k={k} is more than the {x.shape[dim]} values along dim {dim} "
                          f"of shape {x.shape}")
-    order = np.argsort(-x.data if largest else x.data, axis=dim, kind="stable")
-    idx = np.take(order, np.arange(k), axis=dim).astype(np.int64)
-    return MinMax(take_along(x, dim, idx), constant(idx))
+    order = OPS["arg"].apply(x, fn="argsort_descending" if largest else "argsort", axis=dim)
+    idx = order[(slice(None),) * dim + (slice(0, k),)]  # the first k positions along dim
+    return MinMax(take_along(x, dim, idx), idx)
 
 
 def outer(x, y) -> Tensor:
@@ -471,11 +479,15 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     idx = as_index(getattr(tensor, "data", tensor), "one_hot", "tensor")
     if idx.size and idx.min() < 0:
         raise ValueError(f"one_hot: class indices must be >= 0, got {idx.min()}")
+    labels = tensor if isinstance(tensor, Tensor) else constant(idx)
+    if num_classes == -1 and isinstance(tensor, Tensor):
+        read_back(tensor, "one_hot (num_classes=-1 reads the largest label)")
     n = int(idx.max()) + 1 if num_classes == -1 and idx.size else num_classes
     if n < 1 or (idx.size and idx.max() >= n):
         raise ValueError(f"one_hot: num_classes={num_classes} does not hold index "
                          f"{idx.max() if idx.size else '(none)'}")
-    return constant((idx[..., None] == np.arange(n)).astype(np.int64))
+    hot = labels.reshape(idx.shape + (1,)) == constant(np.arange(n))
+    return OPS["convert"].apply(hot, dtype=np.int64)
 
 
 def floor_divide(x, y) -> Tensor:
@@ -488,8 +500,8 @@ def remainder(x, y) -> Tensor:
     """x % y = x - floor(x / y) * y, with the sign of y (Python's and torch.remainder's): the
     gradient is 1 for x and -floor(x / y) for y. Integer tensors stay integers."""
     x, y = lift((x, y), "remainder")
-    if x.dtype.kind in "iu" and y.dtype.kind in "iu":
-        return constant(np.remainder(x.data, y.data))
+    if x.dtype.kind in "iu" and y.dtype.kind in "iu":  # exact integer arithmetic
+        return x - floor_divide(x, y) * y
     return x - floor(x / y) * y
 
 
@@ -497,5 +509,7 @@ def fmod(x, y) -> Tensor:
     """x - trunc(x / y) * y, with the sign of x (C's fmod, torch.fmod)."""
     x, y = lift((x, y), "fmod")
     if x.dtype.kind in "iu" and y.dtype.kind in "iu":
+        read_back(x, "fmod of integers")
+        read_back(y, "fmod of integers")
         return constant(np.fmod(x.data, y.data))
     return x - trunc(x / y) * y

@@ -3,9 +3,11 @@ index_select, index_add, narrow, unbind, masked_select, index_put (what `x[i] = 
 tril/triu, repeat_interleave, movedim, unflatten, and the (values, indices) reductions
 max(dim), min(dim), median(dim), with sort-based argsort.
 
-Each is an expression over the primitives `getitem` (read at an index), `index_scatter`
-(its adjoint: add at an index) and `gather` (numpy's take), so each has the gradient rule of
-those: an element read by several outputs receives the sum of their gradients.
+Each is an expression over the primitives `take_along` (read at positions given by an index
+tensor), `put_along` (its adjoint: add there), `getitem`/`index_scatter` (a fixed index) and
+`gather` (numpy's take), so each has the gradient rule of those: an element read by several
+outputs receives the sum of their gradients. Positions computed from the data (argmax,
+argsort, labels) stay tensors, so a replayed or exported program reads them afresh.
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..ops import GetItem, IndexScatter, Reshape, Where, normalize_index
-from ..tensor import Tensor, as_index, as_tensor, constant, normalize_axis, shape_args
+from ..ops import Arg, IndexScatter, PutAlong, Reshape, TakeAlong, Where, normalize_index
+from ..tensor import Tensor, as_index, as_tensor, constant, normalize_axis, read_back
+from ..tensor import shape_args
 
 __all__ = ["MinMax", "argsort", "index_add", "index_put", "index_select", "masked_select",
            "median", "movedim", "narrow", "scatter", "pick", "scatter_add", "take_along",
@@ -23,19 +26,9 @@ __all__ = ["MinMax", "argsort", "index_add", "index_put", "index_select", "maske
 MinMax = namedtuple("MinMax", ["values", "indices"])  # what torch.max(x, dim) returns
 
 
-def _grid(index: np.ndarray, dim: int, size: int, shape, op: str) -> tuple:
-    """The full index of torch's gather/scatter: `index` along dim, the position itself on
-    every other axis (out[i, j] reads x[i, index[i, j]] for dim 1)."""
-    if index.ndim != len(shape):
-        raise ValueError(f"{op}: index has {index.ndim} dims, the tensor {len(shape)} "
-                         f"(shape {tuple(shape)}); they must match")
-    if index.size and (index.min() < -size or index.max() >= size):
-        bad = index.min() if index.min() < -size else index.max()
-        raise IndexError(f"{op}: index {bad} is out of range for dim {dim} of size {size} "
-                         f"(shape {tuple(shape)})")
-    where = list(np.ogrid[tuple(slice(n) for n in index.shape)])
-    where[dim] = index % size if size else index
-    return tuple(where)
+def _index_tensor(index) -> Tensor:
+    """An index as a tensor input: itself if a Tensor, else a constant of its integers."""
+    return index if isinstance(index, Tensor) else constant(as_index(index, "index"))
 
 
 def take_along(x, dim: int, index) -> Tensor:
@@ -43,37 +36,45 @@ def take_along(x, dim: int, index) -> Tensor:
     number of dims and is no larger than x on the other axes."""
     x = as_tensor(x, "gather", "input")
     dim = normalize_axis(dim, x.ndim, "gather")
-    idx = as_index(index, "gather")
+    idx = _index_tensor(index)
     if idx.ndim == x.ndim and any(a > b for i, (a, b) in enumerate(zip(idx.shape, x.shape))
                                   if i != dim):
         raise ValueError(f"gather: index of shape {idx.shape} does not fit input {x.shape} "
                          f"along dim {dim} (no larger on the other dims)")
-    return GetItem.apply(x, index=_grid(idx, dim, x.shape[dim], x.shape, "gather"))
+    try:
+        return TakeAlong.apply(x, idx, dim=dim)
+    except (ValueError, IndexError) as e:  # the primitive's message, under torch's name
+        raise type(e)(str(e).replace("take_along", "gather")) from None
 
 
-def _scattered(x: Tensor, dim, index, src, op: str):
-    """(the full index, src read over index's shape) for the scatter family; src is a Tensor
-    or a number."""
+def _scatter_index(x: Tensor, dim, index, op: str) -> tuple:
+    """(dim, the index as a tensor) of the scatter family, checked against x."""
     dim = normalize_axis(dim, x.ndim, op)
-    idx = as_index(index, op)
-    if any(a > b for i, (a, b) in enumerate(zip(idx.shape, x.shape)) if i != dim):
-        raise ValueError(f"{op}: index of shape {idx.shape} does not fit the tensor "
-                         f"{x.shape} outside dim {dim}")
-    where = _grid(idx, dim, x.shape[dim], x.shape, op)
-    if isinstance(src, (int, float)) and not isinstance(src, bool):
-        return where, src
+    idx = _index_tensor(index)
+    if idx.ndim != x.ndim or any(a > b for i, (a, b) in enumerate(zip(idx.shape, x.shape))
+                                 if i != dim):
+        raise ValueError(f"{op}: index of shape {idx.shape} does not fit the tensor {x.shape} "
+                         f"outside dim {dim} (same number of dims, no larger)")
+    return dim, idx
+
+
+def _source(src, idx: Tensor, op: str) -> Tensor:
+    """src read over the index's shape (torch reads the leading block of a larger src)."""
     src = as_tensor(src, op, "src")
     if src.ndim != idx.ndim or any(a > b for a, b in zip(idx.shape, src.shape)):
         raise ValueError(f"{op}: src of shape {src.shape} must cover index {idx.shape}")
-    return where, src[tuple(slice(n) for n in idx.shape)]  # torch reads the leading block
+    return src if src.shape == idx.shape else src[tuple(slice(n) for n in idx.shape)]
 
 
 def scatter_add(x, dim: int, index, src) -> Tensor:
     """torch's x.scatter_add(dim, index, src): x with src[i][j] added at x[i][index[i][j]]
     (dim 1); repeated positions add up."""
     x = as_tensor(x, "scatter_add", "input")
-    where, src = _scattered(x, dim, index, as_tensor(src, "scatter_add", "src"), "scatter_add")
-    return x + IndexScatter.apply(src, index=where, shape=x.shape)
+    dim, idx = _scatter_index(x, dim, index, "scatter_add")
+    try:
+        return x + PutAlong.apply(_source(src, idx, "scatter_add"), idx, dim=dim, shape=x.shape)
+    except (ValueError, IndexError) as e:
+        raise type(e)(str(e).replace("put_along", "scatter_add")) from None
 
 
 def scatter(x, dim: int, index, src=None, *, value=None) -> Tensor:
@@ -83,8 +84,15 @@ def scatter(x, dim: int, index, src=None, *, value=None) -> Tensor:
     x = as_tensor(x, "scatter", "input")
     if (src is None) == (value is None):
         raise TypeError("scatter: give src (a Tensor or a number) or value (a number)")
-    where, src = _scattered(x, dim, index, src if value is None else value, "scatter")
-    return index_put(x, where, src)
+    dim, idx = _scatter_index(x, dim, index, "scatter")
+    read_back(idx, "scatter (which positions are written decides the result; scatter_add "
+                   "reads its index as data)")
+    where = list(np.ogrid[tuple(slice(n) for n in idx.shape)])
+    where[dim] = as_index(idx.data, "scatter") % x.shape[dim] if x.shape[dim] else idx.data
+    fill = src if value is None else value
+    if not isinstance(fill, (int, float)) or isinstance(fill, bool):
+        fill = _source(fill, idx, "scatter")
+    return index_put(x, tuple(where), fill)
 
 
 def index_put(x, index, value, accumulate: bool = False) -> Tensor:
@@ -134,10 +142,14 @@ def _last_wins(v: Tensor, index: tuple, shape) -> Tensor:
 def index_select(x, dim: int, index) -> Tensor:
     """The slices of x at the 1-D integer `index` along dim (torch.index_select)."""
     x = as_tensor(x, "index_select", "input")
-    idx = as_index(index, "index_select")
+    dim = normalize_axis(dim, x.ndim, "index_select")
+    idx = _index_tensor(index)
     if idx.ndim > 1:
         raise ValueError(f"index_select: index must be 1-D, got shape {idx.shape}")
-    return x.gather(idx.reshape(-1), normalize_axis(dim, x.ndim, "index_select"))
+    k = idx.size
+    at = idx.reshape((1,) * dim + (k,) + (1,) * (x.ndim - dim - 1))  # along dim, then
+    at = at.expand(x.shape[:dim] + (k,) + x.shape[dim + 1:])  # the same on every other axis
+    return take_along(x, dim, at)
 
 
 def index_add(x, dim: int, index, source, alpha: float = 1) -> Tensor:
@@ -145,15 +157,15 @@ def index_add(x, dim: int, index, source, alpha: float = 1) -> Tensor:
     (torch.index_add); repeated indices add up."""
     x = as_tensor(x, "index_add", "input")
     dim = normalize_axis(dim, x.ndim, "index_add")
-    idx = as_index(index, "index_add").reshape(-1)
+    idx = _index_tensor(index).reshape(-1)
     source = as_tensor(source, "index_add", "source")
-    want = x.shape[:dim] + (len(idx),) + x.shape[dim + 1:]
+    want = x.shape[:dim] + (idx.size,) + x.shape[dim + 1:]
     if source.shape != want:
         raise ValueError(f"index_add: source has shape {source.shape}, expected {want} for "
-                         f"{len(idx)} indices along dim {dim} of {x.shape}")
-    where = (slice(None),) * dim + (idx,)
-    return x + IndexScatter.apply(source * alpha if alpha != 1 else source, index=where,
-                                  shape=x.shape)
+                         f"{idx.size} indices along dim {dim} of {x.shape}")
+    at = idx.reshape((1,) * dim + (idx.size,) + (1,) * (x.ndim - dim - 1)).expand(want)
+    return x + PutAlong.apply(source * alpha if alpha != 1 else source, at, dim=dim,
+                              shape=x.shape)
 
 
 def narrow(x, dim: int, start: int, length: int) -> Tensor:
@@ -178,6 +190,8 @@ def unbind(x, dim: int = 0) -> tuple[Tensor, ...]:
 def masked_select(x, mask) -> Tensor:
     """The elements of x where the boolean mask (broadcast to x) holds, as one 1-D Tensor."""
     x = as_tensor(x, "masked_select", "input")
+    if isinstance(mask, Tensor):
+        read_back(mask, "masked_select (its result's length is the mask's count)")
     m = np.asarray(getattr(mask, "data", mask))
     if m.dtype != np.bool_:
         raise TypeError(f"masked_select: mask must be boolean, got dtype {m.dtype}")
@@ -212,6 +226,8 @@ def repeat_interleave(x, repeats, dim=None) -> Tensor:
     if dim is None:
         x, dim = x.reshape(-1), 0
     dim = normalize_axis(dim, x.ndim, "repeat_interleave")
+    if isinstance(repeats, Tensor):
+        read_back(repeats, "repeat_interleave (the repeats decide the result's length)")
     reps = np.asarray(getattr(repeats, "data", repeats))
     if reps.ndim > 1 or (reps.size != 1 and reps.size != x.shape[dim]) or (reps < 0).any():
         raise ValueError(f"repeat_interleave: repeats must be an int >= 0 or one per element "
@@ -252,28 +268,22 @@ def unflatten(x, dim: int, sizes) -> Tensor:
     return Reshape.apply(x, shape=x.shape[:dim] + sizes + x.shape[dim + 1:])
 
 
-def pick(x, arg, dim: int, keepdim: bool, op: str) -> MinMax:
-    """(values, indices) of the element `arg` (np.argmax, np.argmin, ...) picks along dim, as
-    torch.max(x, dim): the values are read by indexing, so the gradient goes to that one."""
+def pick(x, fn: str, dim: int, keepdim: bool, op: str) -> MinMax:
+    """(values, indices) of the element the `arg` op's fn (argmax, argmin, median) picks
+    along dim, as torch.max(x, dim): the values are read at those positions (take_along), so
+    the gradient goes to that one element."""
     x = as_tensor(x, op, "input")
     if x.ndim == 0:  # one element is its own maximum
         return MinMax(x, constant(np.zeros((), np.int64)))
     dim = normalize_axis(dim, x.ndim, op)
     if x.shape[dim] == 0:
         raise IndexError(f"{op}: dim {dim} of shape {x.shape} is empty; there is no {op}")
-    idx = np.expand_dims(arg(x.data, axis=dim), dim).astype(np.int64)  # the keepdim form
-    values = take_along(x, dim, idx)
+    idx = Arg.apply(x, fn=fn, axis=dim, keepdims=True)  # (..., 1, ...): the keepdim form
+    values = TakeAlong.apply(x, idx, dim=dim)
     if not keepdim:
-        idx = idx.squeeze(dim)
-        values = Reshape.apply(values, shape=idx.shape)
-    return MinMax(values, constant(idx))
-
-
-def _lower_median(a: np.ndarray, axis: int) -> np.ndarray:
-    """Where the lower median of each row along axis sits (torch's median: the smaller of
-    the two middle values for an even count; the first such position among ties)."""
-    order = np.argsort(a, axis=axis, kind="stable")
-    return np.take(order, (a.shape[axis] - 1) // 2, axis=axis)
+        kept = x.shape[:dim] + x.shape[dim + 1:]
+        idx, values = Reshape.apply(idx, shape=kept), Reshape.apply(values, shape=kept)
+    return MinMax(values, idx)
 
 
 def median(x, dim=None, keepdim: bool = False):
@@ -283,14 +293,12 @@ def median(x, dim=None, keepdim: bool = False):
     if dim is None:
         if x.size == 0:
             raise ValueError("median: the tensor is empty")
-        flat = x.reshape(-1)
-        return flat[int(_lower_median(flat.data, 0))]
-    return pick(x, _lower_median, dim, keepdim, "median")
+        return pick(x.reshape(-1), "median", 0, False, "median").values
+    return pick(x, "median", dim, keepdim, "median")
 
 
 def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """Positions that sort x along dim (int64, not differentiable); always stable."""
     x = as_tensor(x, "argsort", "input")
     dim = normalize_axis(dim, x.ndim, "argsort")
-    return constant(np.argsort(-x.data if descending else x.data, axis=dim,
-                               kind="stable").astype(np.int64))
+    return Arg.apply(x, fn="argsort_descending" if descending else "argsort", axis=dim)

@@ -34,7 +34,7 @@ class Linear(Module):
 class Conv1d(Module):
     """1-D convolution layer: weight (C_out, C_in // groups, K), bias (C_out,)."""
 
-    # init (API.md) sits where torch has padding_mode, so padding_mode is keyword-only
+    # the project's init= sits where torch has padding_mode, so padding_mode is keyword-only
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding=0, dilation: int = 1, groups: int = 1, bias: bool = True,
                  init="xavier", *, padding_mode: str = "zeros"):
@@ -115,14 +115,11 @@ class BatchNorm1d(Module):
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(f"BatchNorm1d: expected (N, {self.num_features}) or "
                              f"(N, {self.num_features}, L), got {x.shape}")
-        momentum = self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked += 1  # in place: the 0-d array is the buffer
-            if momentum is None:  # a cumulative average: every batch weighs the same
-                momentum = 1.0 / float(self.num_batches_tracked)
+        # the running statistics and the batch count are updated in place by F.batch_norm
+        # (momentum None: a cumulative average, every batch weighing the same)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training or not self.track_running_stats, momentum or 0.0,
-                            self.eps)
+                            self.training or not self.track_running_stats, self.momentum,
+                            self.eps, num_batches_tracked=self.num_batches_tracked)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

@@ -180,7 +180,7 @@ class AdaGrad(Optimizer):
     hyper = ("lr", "eps", "weight_decay", "lr_decay", "initial_accumulator_value", "maximize")
     slots = ("sum",)
 
-    # eps third and 1e-8, as API.md names it (torch: eps=1e-10, after lr_decay etc.)
+    # eps third and 1e-8, as the project's API names it (torch: eps=1e-10, after lr_decay etc.)
     def __init__(self, params, lr: float = 0.01, eps: float = 1e-8, weight_decay: float = 0.0,
                  lr_decay: float = 0.0, initial_accumulator_value: float = 0.0,
                  maximize: bool = False):
