@@ -156,12 +156,14 @@ LAYERS = [
     "functional.everyday", "functional.activations", "functional.losses", "functional",
     "creation",  # engine, primitives, composites
     "surface",  # the Tensor methods, declared once over all of the above
+    "distributed",  # the job of processes and its reductions (MPI)
     "init", "nn.utils", "nn.module", "nn.layers", "nn.recurrent", "nn.weightless",
-    "nn.loss", "nn", "program", "gradcheck", "func", "optim.optimizers", "optim.lr_scheduler",
-    "optim",  # layers, checks, transforms, optimizers
+    "nn.loss", "nn.parallel", "nn", "program", "gradcheck", "func", "optim.optimizers",
+    "optim.lr_scheduler", "optim",  # layers, capture, checks, transforms, optimizers
     "serialization",  # safetensors and PyTorch checkpoints in and out
     "viz", "testing",  # drawing; the hypothesis kit
-    "data.dataset", "data.files", "data.loader", "data.mnist1d", "data.mnist", "data",  # data
+    "data.dataset", "data.files", "data.loader", "data.sampler", "data.mnist1d", "data.mnist",
+    "data",  # data
     "app.models", "app.train", "app.report", "app.cli", "app",  # the application
 ]
 APPLICATION = ("app",)

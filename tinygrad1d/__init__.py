@@ -11,7 +11,7 @@ import numpy as _np
 
 # the engine and the primitives (ops fills the op table), then the composites, then the one
 # declaration of Tensor's methods (surface.install runs on import)
-from . import autograd, func, functional, init, nn, ops, optim, surface
+from . import autograd, distributed, func, functional, init, nn, ops, optim, surface
 from . import tensor as _engine
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tensor import OPS, AnomalyError, BackwardError, Function, Tensor, default_rng, enable_grad
@@ -63,4 +63,4 @@ __all__ = ["AnomalyError", "arange", "as_tensor", "autograd", "BackwardError", "
            "nn", "no_grad", "ones", "ones_like", "ops", "OPS", "optim", "rand", "rand_like",
            "randint", "randn", "randn_like", "register", "save", "scope", "serialization",
            "set_default_dtype", "set_grad_enabled", "stack", "Tensor", "to_dot", "viz", "where",
-           "zeros", "zeros_like"] + list(surface.FUNCTIONS)
+           "zeros", "zeros_like", "distributed"] + list(surface.FUNCTIONS)

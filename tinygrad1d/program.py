@@ -583,6 +583,11 @@ class CompiledModule(Module):
         """Part of the signature: each submodule's training flag, and which parameter and
         buffer objects the tree holds now (a replaced layer means a new capture)."""
         m = self._module
+        hooked = [name for name, x in m.named_modules() if x.__dict__.get("_forward_hooks")]
+        if hooked:  # they would run when the module is captured, and never again
+            raise CompileError(f"compile: {type(m).__name__} has forward hooks (on "
+                               f"{hooked[0] or 'itself'}); a replay does not call modules, "
+                               "so remove them or call the module uncompiled")
         return (tuple(x.training for x in m.modules()),
                 tuple(id(p) for p in m.parameters()), tuple(id(b) for _, b in m.named_buffers()))
 

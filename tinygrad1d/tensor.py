@@ -595,11 +595,13 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
         _send(r, s, grads, waiting, made, leaves)
     prev_mode = _State.grad_enabled
     _State.grad_enabled = create_graph  # with it on, backward's own ops are recorded
+    # a capture's backward is a recording, not a backward: user hooks run in the real one
+    hooks = bool(_HOOKS) and _State.tape is None
     try:
         while waiting:
             t = made.pop(-heapq.heappop(waiting))
             g = grads.pop(id(t))
-            if _HOOKS:
+            if hooks:
                 g = _hooked(t, g)
             if t._retain or wanted is not None:
                 done.append((t, g))
@@ -617,7 +619,7 @@ def _backprop(roots, seeds, accumulate: bool, create_graph: bool, retain: bool,
                     _send(x, gx, grads, waiting, made, leaves)
             if _State.watch is not None:  # the walk as it happens, for tg.viz.steps
                 _State.watch(t, g, grads)
-        done.extend((x, _hooked(x, grads[id(x)]) if _HOOKS else grads[id(x)]) for x in leaves)
+        done.extend((x, _hooked(x, grads[id(x)]) if hooks else grads[id(x)]) for x in leaves)
     finally:
         _State.grad_enabled = prev_mode
     for t, g in done:
@@ -734,6 +736,9 @@ def register_hook(x: Tensor, fn) -> RemovableHandle:
     if not x.requires_grad:
         raise BackwardError(f"register_hook: this tensor (shape {x.data.shape}) does not "
                             "require grad, so no gradient will flow into it")
+    if _State.tape is not None:  # a replay would not call it
+        _State.tape.refuse("register_hook", "registers a hook while the function is captured "
+                                            "(register it outside, on the inputs or parameters)")
     hooks = _HOOKS.get(id(x))
     if hooks is None:
         hooks = _HOOKS[id(x)] = []

@@ -1,4 +1,7 @@
-"""The command line: `tinygrad1d train | evaluate | graph` (also `python -m tinygrad1d`)."""
+"""The command line: `tinygrad1d train | evaluate | graph` (also `python -m tinygrad1d`).
+
+`mpiexec -n N python -m tinygrad1d train ...` trains data-parallel on N processes with the same
+global batch (docs/distributed.md); rank 0 alone writes the run folder."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import data, optim
+from .. import distributed as dist
 from ..tensor import get_default_dtype, manual_seed, set_default_dtype
 from .models import DEFAULT_PRESET, PRESETS, get_preset
 from .report import training_step, write_report
@@ -85,6 +89,10 @@ def _as_recorded(args, meta: dict) -> str | None:
 
 
 def cmd_train(args) -> int:
+    if not dist.is_initialized():  # a plain start is a job of one; mpiexec's joins its job
+        dist.init_process_group()
+    rank, world = dist.get_rank(), dist.get_world_size()
+    say = print if rank == 0 else _quiet  # the job's report, once
     done = read_checkpoint(args.resume)[2] if args.resume else {}  # the run so far
     problem = _as_recorded(args, done.get("meta", {})) if args.resume else None
     if problem:
@@ -116,7 +124,9 @@ def cmd_train(args) -> int:
               f"asks for {steps} steps in all), so there is nothing to train: give --steps "
               f"above {done.get('step', 0)} to continue it", file=sys.stderr)
         return 2
-    model = preset.build()
+    model = preset.build()  # rank 0's weights are a one-process run's; the others get them
+    if rank > 0:  # each process its own dropout masks (rank 0 keeps the one-process stream)
+        manual_seed([args.seed, rank])
     opt = _optimizer(recipe["optimizer"], model.parameters(), recipe["lr"],
                      recipe.get("weight_decay", 0.0))
     augment = None if args.no_augment else preset.augment
@@ -124,25 +134,32 @@ def cmd_train(args) -> int:
                       seed=args.seed, schedule=_schedule(recipe.get("schedule"), opt, steps),
                       augment=augment, compile=not args.no_compile)
     out = Path(args.out or f"runs/{args.data}-{preset_name}-seed{args.seed}")
-    out.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
     meta = {"preset": preset_name, "data": args.data, "recipe": recipe, "steps": steps,
             "dtype": args.dtype, "augment": augment is not None}
     if args.resume:
         info = load_checkpoint(args.resume, trainer)
-        print(f"resumed from {args.resume} at step {info['step']}")
-    print(f"training {preset_name} ({model.num_parameters():,} parameters) on {args.data}: "
-          f"{len(x_train)} train / {len(x_test)} test, {steps} steps of batch {batch}, "
-          f"{recipe['optimizer']} lr {recipe['lr']:g}, seed {args.seed}")
+        say(f"resumed from {args.resume} at step {info['step']}")
+    least, most = batch // world, -(-batch // world)  # contiguous shares of each batch
+    each = f"{least}" if least == most else f"{least} to {most}"
+    shares = f" ({world} processes, {each} samples each)" if world > 1 else ""
+    say(f"training {preset_name} ({model.num_parameters():,} parameters) on {args.data}: "
+        f"{len(x_train)} train / {len(x_test)} test, {steps} steps of batch {batch}{shares}, "
+        f"{recipe['optimizer']} lr {recipe['lr']:g}, seed {args.seed}")
     try:
         trainer.fit(steps, eval_every=args.eval_every, progress=not args.no_progress,
                     checkpoint=out / "checkpoint.npz", meta=meta)
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
+    if rank > 0:  # rank 0 evaluates and writes the report for the job
+        return 0
     final = trainer.evaluate(x_test, y_test)
     metrics = {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
                "train_seconds": round(trainer.seconds, 2), "steps": trainer.step,
-               "parameters": model.num_parameters(), **meta, "seed": args.seed}
+               "parameters": model.num_parameters(), **meta, "seed": args.seed,
+               "processes": world}
     written = write_report(out, trainer.history, final, metrics)
     written += _graph_for_run(preset_name, preset, model, x_train[:2], y_train[:2], out)
     written.append(out / "checkpoint.npz")  # fit saved it at the last step
@@ -150,6 +167,10 @@ def cmd_train(args) -> int:
           f"{trainer.seconds:.1f} s of training)")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _quiet(*args, **kwargs) -> None:
+    """print for processes other than rank 0."""
 
 
 def _graph_for_run(name, preset, model, x, y, out: Path) -> list[Path]:
@@ -273,10 +294,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.fn(args)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        code = args.fn(args)
+    except (FileNotFoundError, ValueError, ImportError) as e:
+        print(f"error{_which_process()}: {e}", file=sys.stderr)
+        code = 2
+    if code and _which_process():  # the other processes may be waiting for this one in a
+        dist.abort(code)  # reduction: end them all (an exception of any other kind does the
+    return code          # same through the excepthook that init_process_group set)
+
+
+def _which_process() -> str:
+    """' (rank r of n)' in a job of several processes, else ''."""
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        return f" (rank {dist.get_rank()} of {dist.get_world_size()})"
+    return ""
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
                       x_test, y_test, batch_size=100, seed=0)
     history = trainer.fit(steps=6000)
     trainer.evaluate(x_test, y_test)["accuracy"]
+
+In a job of several processes (`mpiexec -n 4 python -m tinygrad1d train`, docs/distributed.md)
+the same code trains one model data-parallel: see Trainer.
 """
 from __future__ import annotations
 
@@ -16,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import distributed as dist
 from .. import functional as F
 from .. import nn, optim
 from ..program import compile as compile_model
 from ..data import DataLoader
 from ..data.files import atomic_write
+from ..nn.parallel import DistributedDataParallel
 from ..tensor import Tensor, no_grad
 
 __all__ = ["Trainer", "evaluate", "accuracy", "confusion_matrix", "save_checkpoint",
@@ -65,7 +70,14 @@ class Trainer:
     NaN/inf detection and resumable checkpoints.
 
     `augment(x_batch, rng) -> x_batch`, if given, transforms each training batch (data
-    augmentation); rng is seeded by (seed, step), so a resumed run augments identically."""
+    augmentation); rng is seeded by (seed, step), so a resumed run augments identically.
+
+    In a job of several processes (tinygrad1d.distributed initialised), `batch_size` is the
+    global batch: every process draws the same batch, takes its contiguous share of it and
+    trains through DistributedDataParallel, so the job trains the model one process would
+    (to rounding; batch norm normalises each share by its own statistics). Rank 0 alone
+    evaluates, prints and saves checkpoints; `self.model` stays the bare model on every
+    process (its state_dict has no "module." prefix: a checkpoint loads either way)."""
 
     def __init__(self, model: nn.Module, optimizer: optim.Optimizer, x_train, y_train,
                  x_test=None, y_test=None, batch_size: int = 100, seed: int = 0,
@@ -78,6 +90,18 @@ class Trainer:
         self.x_test, self.y_test = x_test, y_test
         self.batch_size, self.seed, self.n_classes = batch_size, seed, n_classes
         self.augment = augment
+        self.rank, self.world = ((dist.get_rank(), dist.get_world_size())
+                                 if dist.is_initialized() else (0, 1))
+        if self.world > 1:
+            n = len(self.loader.x)
+            smallest = min(batch_size, n % batch_size or batch_size)  # an epoch's last batch
+            if smallest < self.world:
+                raise ValueError(f"Trainer: each of the {self.world} processes needs a sample "
+                                 f"of every batch, but batch_size={batch_size} on {n} samples "
+                                 f"makes a batch of {smallest}")
+        # what a step runs: the model, or in a job of several processes the model wrapped so
+        # that its gradients are averaged over the processes
+        self.net = DistributedDataParallel(self.run) if self.world > 1 else self.run
         self.step = 0
         self.history: list[dict] = []
         self.seconds = 0.0
@@ -93,15 +117,29 @@ class Trainer:
         return x, y
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        """One optimizer step on a batch; returns (loss, accuracy) on that batch."""
-        logits = self.run(Tensor(x))
-        loss = F.cross_entropy(logits, y)
+        """One optimizer step on a batch; returns (loss, accuracy) on that batch. In a job of
+        several processes this process trains on its contiguous share of the batch."""
+        n = len(y)
+        share = slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
+        y_share = y[share]
+        logits = self.net(Tensor(x[share]))
+        if len(y_share) * self.world == n:  # equal shares (a job of one too): the mean
+            loss = F.cross_entropy(logits, y_share)
+        else:  # each share weighs by its size, so the mean over processes is the batch's mean
+            loss = F.cross_entropy(logits, y_share, reduction="sum") * (self.world / n)
         self.optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # in a job of several, the gradients are averaged over processes
         self.optimizer.step()
         if self.schedule is not None:
             self.schedule.step()
-        return loss.item(), accuracy(logits.data.argmax(axis=1), y)
+        pred = logits.data.argmax(axis=1)
+        if self.world == 1:
+            return loss.item(), accuracy(pred, y)
+        # the batch's loss and accuracy, the same on every process: a loss that is not
+        # finite then stops every process at the same step
+        totals = np.array([loss.item() * n / self.world, np.sum(pred == y_share)], np.float64)
+        dist.all_reduce(totals)
+        return totals[0] / n, totals[1] / n
 
     def evaluate(self, x, y, batch_size: int = 1000) -> dict:
         return evaluate(self.run, x, y, batch_size, self.n_classes)
@@ -111,7 +149,9 @@ class Trainer:
         """Train until `self.step == steps` (so a resumed trainer continues), evaluating every
         `eval_every` steps and at the end. Raises TrainingDiverged on a NaN/inf loss."""
         eval_every = eval_every or self.steps_per_epoch
-        bar = _progress(total=steps, initial=self.step, enabled=progress)
+        lead = self.rank == 0  # the process that evaluates, prints and saves for the job
+        bar = _progress(total=steps, initial=self.step, enabled=progress) if lead \
+            else _Silent(self.step)
         run_loss = run_acc = 0.0
         run_n = 0
         start = time.perf_counter() - self.seconds
@@ -133,14 +173,14 @@ class Trainer:
                     row = {"step": self.step, "epoch": self.step / self.steps_per_epoch,
                            "lr": float(self.optimizer.lr), "train_loss": run_loss / run_n,
                            "train_accuracy": run_acc / run_n, "seconds": self.seconds}
-                    if self.x_test is not None:
+                    if self.x_test is not None and lead:
                         m = self.evaluate(self.x_test, self.y_test)
                         row.update(test_loss=m["loss"], test_accuracy=m["accuracy"])
                     self.history.append(row)
                     bar.write(_format_row(row))
                     run_loss = run_acc = 0.0
                     run_n = 0
-                    if checkpoint is not None:
+                    if checkpoint is not None and lead:
                         save_checkpoint(checkpoint, self, meta)
         finally:
             bar.close()
@@ -166,6 +206,12 @@ class _Quiet:
     def set_postfix(self, **kw): pass
     def write(self, s): print(s, flush=True)
     def close(self): pass
+
+
+class _Silent(_Quiet):
+    """The bar of a process other than rank 0: the job's lines are printed once, by rank 0."""
+
+    def write(self, s): pass
 
 
 def _progress(total: int, initial: int, enabled: bool):

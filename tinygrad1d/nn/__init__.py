@@ -11,9 +11,10 @@ Names are PyTorch's dotted paths ("0.weight", "fc.bias").
     weightless.py  activations, pools, Dropout, Flatten, Identity
     loss.py        the loss modules
     utils.py       gradient clipping (torch.nn.utils)
+    parallel.py    DistributedDataParallel (torch.nn.parallel; docs/distributed.md)
 """
 from .. import init
-from . import utils
+from . import parallel, utils
 from .layers import (BatchNorm1d, Conv1d, ConvTranspose1d, Embedding, GroupNorm, LayerNorm,
                      Linear, PReLU, SimpleConv1d, Upsample)
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss,
@@ -34,6 +35,7 @@ __all__ = ["Parameter", "Module", "Linear", "Conv1d", "SimpleConv1d", "ReLU", "S
            "ELU", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "NLLLoss",
            "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "LayerNorm", "GroupNorm",
            "Embedding", "RNN", "GRU", "LSTM", "ConvTranspose1d", "Upsample", "init", "utils",
+           "parallel",
            "PReLU", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "SoftMarginLoss", "PoissonNLLLoss",
            "HingeEmbeddingLoss", "MarginRankingLoss", "CosineEmbeddingLoss", "CELU", "GLU",
            "SELU", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "CosineSimilarity", "Hardshrink",

