@@ -33,7 +33,8 @@ from .nn.module import Module
 from .tensor import Function, Tensor, _State, constant, get_default_dtype, grad
 from .tensor import is_grad_enabled, user_line
 
-__all__ = ["CompileError", "Compiled", "CompiledModule", "Program", "Tape", "compile"]
+__all__ = ["CompileError", "Compiled", "CompiledModule", "Program", "Recording", "Tape",
+           "compile", "record"]
 
 
 class CompileError(RuntimeError):
@@ -372,6 +373,38 @@ def _unflatten(flat: list, tree):
     return kind(*items) if hasattr(kind, "_fields") else kind(items)
 
 
+@dataclass
+class Recording:
+    """fn's forward as data: the tape (steps over slots), the input tensors (slots 0..),
+    the flat outputs, their slots, and how to rebuild fn's result. tg.compile turns it into
+    code; tg.onnx.export into an ONNX graph."""
+
+    tape: Tape
+    inputs: list
+    outputs: list
+    output_slots: list
+    tree: object
+
+
+def record(fn, *args, name: str | None = None) -> Recording:
+    """Run fn(*args) once with every primitive recorded, whatever requires grad. Tensor and
+    array arguments are the inputs (slots 0, 1, ... in order); other arguments ride along."""
+    name = name or getattr(fn, "__name__", type(fn).__name__)
+    tape, call = Tape(), []
+    for a in args:
+        if isinstance(a, (Tensor, np.ndarray)):
+            t = a if isinstance(a, Tensor) else constant(a)
+            tape.slot(t, "input", len(tape.sources))
+            call.append(t)
+        else:
+            call.append(a)
+    inputs = [tape.keep[n] for n in range(len(tape.sources))]
+    flat, tree = _flatten(_recording(tape, fn, *call), name)
+    out_slots = [tape.source(t) for t in flat]
+    tape.forward_steps = len(tape.steps)
+    return Recording(tape, inputs, flat, out_slots, tree)
+
+
 class Compiled:
     """`tg.compile(fn)`: call it as fn. One program per input signature, captured on its
     first call; `.code` is the latest program's forward and backward source."""
@@ -446,20 +479,10 @@ class Compiled:
         return _unflatten(flat, program.tree)
 
     def _capture(self, key: tuple, args: tuple):
-        tape = Tape()
-        call = []
-        for a in args:
-            if isinstance(a, (Tensor, np.ndarray)):
-                t = a if isinstance(a, Tensor) else constant(a)
-                tape.slot(t, "input", len(call))
-                call.append(t)
-            else:
-                call.append(a)
-        inputs = [t for t in call if isinstance(t, Tensor) and id(t) in tape.slots]
+        rec = record(self.fn, *args, name=self.name)
+        tape, inputs, flat, tree, out_slots = rec.tape, rec.inputs, rec.outputs, rec.tree, \
+            rec.output_slots
         n_inputs = len(inputs)
-        flat, tree = _flatten(_recording(tape, self.fn, *call), self.name)
-        out_slots = [tape.source(t) for t in flat]
-        tape.forward_steps = len(tape.steps)
         differentiable = [t.requires_grad for t in flat]
         param_slots = [n for n, (kind, _) in enumerate(tape.sources) if kind == "param"]
         wrt = [t for t in inputs if t.requires_grad] + [tape.keep[n] for n in param_slots]
