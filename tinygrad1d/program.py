@@ -170,6 +170,9 @@ class _Writer:
         if isinstance(v, np.dtype):
             self.ns[v.name] = v
             return v.name
+        for i, c in enumerate(self.consts):  # one entry per object (a geometry used twice)
+            if c is v:
+                return f"K[{i}]"
         self.consts.append(v)
         return f"K[{len(self.consts) - 1}]"
 
@@ -604,15 +607,23 @@ class CompiledModule(Module):
 
     def _tree(self) -> tuple:
         """Part of the signature: each submodule's training flag, and which parameter and
-        buffer objects the tree holds now (a replaced layer means a new capture)."""
-        m = self._module
-        hooked = [name for name, x in m.named_modules() if x.__dict__.get("_forward_hooks")]
-        if hooked:  # they would run when the module is captured, and never again
-            raise CompileError(f"compile: {type(m).__name__} has forward hooks (on "
-                               f"{hooked[0] or 'itself'}); a replay does not call modules, "
-                               "so remove them or call the module uncompiled")
-        return (tuple(x.training for x in m.modules()),
-                tuple(id(p) for p in m.parameters()), tuple(id(b) for _, b in m.named_buffers()))
+        buffer objects the tree holds now (a replaced layer means a new capture). One walk
+        of the tree, on every call."""
+        flags, held, stack = [], [], [self._module]
+        while stack:
+            m = stack.pop()
+            if m.__dict__.get("_forward_hooks"):  # they would run at capture, never again
+                raise CompileError(f"compile: {type(m).__name__} has forward hooks; a replay "
+                                   "does not call modules, so remove them or call the "
+                                   "module uncompiled")
+            flags.append(m.training)
+            for _, v in m._children():
+                if isinstance(v, Module):
+                    stack.append(v)
+                elif isinstance(v, (Tensor, np.ndarray)):
+                    held.append(id(v))
+            held.extend(id(getattr(m, b, None)) for b in m._buffers)
+        return tuple(flags), tuple(held)
 
     def forward(self, *args):
         return self._compiled(*args)
