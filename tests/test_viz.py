@@ -509,3 +509,22 @@ def test_a_run_reports_one_training_step_drawn_from_a_copy_of_the_model(tmp_path
     assert "cross_entropy" in text and "paper_cnn" in text
     assert all(p.grad is None for p in model.parameters())
     assert all(np.array_equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def test_a_conv1d_input_that_needs_no_gradient_is_drawn_as_the_input():
+    """Its gather is not recorded (nothing to differentiate there), so the matmul reads the
+    windows as a constant: the drawing shows the input itself, its shape, and the gather as a
+    labelled step (expanded) or in the box's label (collapsed), never the window array."""
+    import numpy as np
+    from tinygrad1d.app.models import PRESETS
+
+    model = PRESETS["paper_cnn"].build()
+    x = tg.Tensor(np.zeros((64, 1, 40), np.float32))
+    for collapse in (True, False):
+        dot = tg.to_dot(model(x), collapse=collapse)
+        assert "(64, 1, 40) float32" in dot
+        assert "(5, 1216) float32" not in dot or not collapse  # no window array when boxed
+        assert ("gathers 19 windows of 5" if collapse else
+                "gather (not recorded:\\nthe input needs no gradient)") in dot
+    x.requires_grad_()  # recorded: the ordinary drawing, the gather as an op
+    assert "not recorded" not in tg.to_dot(model(x))

@@ -213,8 +213,8 @@ def trace(*roots: Tensor, collapse: bool = False, max_nodes: int | None = MAX_NO
             out.nodes.append(Node(f"g{gid}", "group", label))
         else:
             out.clusters.append((f"cluster_g{gid}", _scope_label(scope), members))
-    out.edges += [Edge(f"t{xid}", f"g{gid}", f"{k}x" if k > 1 else "", g.uses[xid] > 1)
-                  for (xid, gid), k in g.box_in.items()]
+    out.edges += [Edge(f"t{xid}", f"g{gid}", f"{k}x" if k > 1 else "",
+                       g.uses.get(xid, 1) > 1) for (xid, gid), k in g.box_in.items()]
     if auto:
         out.note = _size_note(n_ops, max_nodes, len(g.boxes))
     return out
@@ -229,7 +229,7 @@ class _Grouping:
         self.uses: dict[int, int] = {}  # id(tensor) -> how many op inputs it feeds
         self.group: dict[int, object] = {}  # id(op node) -> the outermost composite call
         self.gathers: dict[int, str] = {}  # id(composite call) -> the windows it gathered
-        self.windows: set[int] = set()  # constants that are a conv1d's gathered windows
+        self.windows: dict = {}  # id(constant) -> the conv1d scope whose windows it holds
         for t in order:
             ctx = t._ctx
             if ctx is not None:
@@ -257,7 +257,11 @@ class _Grouping:
         elif name == "matmul" and ctx.scope.name == "conv1d":
             cols = _inputs(ctx)[1]  # (C*K, L_out*N): conv1d's weight @ windows
             if cols._ctx is None and not cols.requires_grad:
-                self.windows.add(id(cols))
+                self.windows[id(cols)] = ctx.scope  # drawn as the conv1d's input, gathered
+                win = ctx.scope.params.get("_windows")
+                if win is not None:
+                    self.gathers.setdefault(id(self.group[id(ctx)]),
+                                            f"{win.n_out} windows of {win.kernel_size}")
 
     def _box(self, t):
         return self.group.get(id(t._ctx)) if t._ctx is not None else None
@@ -270,12 +274,12 @@ class _Grouping:
         inner = box is not None and tid not in self.root_ids and tid not in self.exported
         if box is not None:
             self.boxes.setdefault(id(box), [box, 0, []])[1] += 1
+        if tid in self.windows and self._input_of(n, t):
+            return
         if not (self.collapse and inner):
             kind = "root" if tid in self.root_ids else "tensor" if ctx is not None else \
                 "param" if t.is_param else "leaf" if t.requires_grad else "const"
             label = f"{t.name or f'#{n}'}\n{t.shape} {_dtype(t.dtype)}"  # #n: data-flow place
-            if tid in self.windows:
-                label += "\nconv1d's windows of an input\nthat needs no gradient"
             self.nodes.append(Node(f"t{tid}", kind, label, t, self.uses.get(tid, 0)))
         if ctx is None:
             return
@@ -290,6 +294,30 @@ class _Grouping:
         if box is not None:  # expanded: the composite's primitives share a dashed frame
             self.boxes[id(box)][2].append(f"o{id(ctx)}; t{tid}" if inner else f"o{id(ctx)}")
         self._op(ctx, t)
+
+    def _input_of(self, n: int, t) -> bool:
+        """The windows a conv1d gathered from an input that needs no gradient (so the gather
+        was not recorded): draw the input itself, and the gather as a labelled step, in place
+        of the (C*K, L_out*N) constant. False when the scope did not name its input."""
+        tid = id(t)
+        s = self.windows[tid]
+        x, win = s.params.get("_input"), s.params.get("_windows")
+        if x is None or win is None:
+            return False
+        alive = x.tensor()
+        shown = x if alive is None else alive
+        self.nodes.append(Node(f"t{id(x)}", "const", f"{shown.name or 'input'}\n{x.shape} "
+                                                   f"{_dtype(x.dtype)}", shown, 1))
+        detail = f"gather (not recorded:\nthe input needs no gradient)\n{_windows(win)}"
+        if self.collapse:  # the box draws the gather: the input points at it
+            self.box_in[(id(x), id(_outermost(s)))] = 1
+            return True
+        self.nodes.append(Node(f"o{tid}", "op", detail))
+        self.edges.append(Edge(f"t{id(x)}", f"o{tid}"))
+        self.nodes.append(Node(f"t{tid}", "const", f"#{n} windows\n{t.shape} {_dtype(t.dtype)}",
+                               t, 1))
+        self.edges.append(Edge(f"o{tid}", f"t{tid}"))
+        return True
 
     def _op(self, ctx, t) -> None:
         name = type(ctx).name
@@ -320,9 +348,11 @@ def _dtype(d) -> str:
 
 
 def _scope_label(s) -> str:
-    """The composite's name, then its arguments on one line: a box as low as it can be."""
-    return s.name + ("\n" + " ".join(f"{k}={_param(v)}" for k, v in s.params.items())
-                     if s.params else "")
+    """The composite's name, then its arguments on one line: a box as low as it can be
+    (arguments named with a leading "_" are for the drawing itself, not printed)."""
+    shown = {k: v for k, v in s.params.items() if not k.startswith("_")}
+    return s.name + ("\n" + " ".join(f"{k}={_param(v)}" for k, v in shown.items())
+                     if shown else "")
 
 
 # ================================================================== step 2: render

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..ops import Windows
-from ..tensor import OPS, Tensor, as_index, as_tensor, constant, inplace, lift
+from ..tensor import OPS, Descriptor, Tensor, as_index, as_tensor, constant, inplace, lift
 from ..tensor import normalize_axes, normalize_axis, scope, shape_args, torch_spelling
 
 __all__ = ["amin", "avg_pool1d", "batch_norm", "cat", "check_int", "check_reduction", "conv1d",
@@ -171,7 +171,10 @@ def conv1d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1,
             raise ValueError(f"conv1d: b must have shape ({c_out},) for w {w.shape}, got {b.shape}")
     l_out = _out_len(length, sum(pads), k, stride, dilation, op)
     win = windows(length, k, stride, dilation, pads)  # (K, L_out): [k, i] = i*stride + k*dil
-    with scope("conv1d", stride=stride, padding=padding, dilation=dilation, groups=groups):
+    # the scope also names the input and its windows (keys with "_": not printed), so that a
+    # drawing shows x itself when its gather was not recorded (x needs no gradient)
+    with scope("conv1d", stride=stride, padding=padding, dilation=dilation, groups=groups,
+               _input=Descriptor(x), _windows=win):
         if single:  # (L,) -> (K, L_out); (K,) @ (K, L_out) -> (L_out,): three nodes in all
             out = w @ x.gather(win, axis=0)
             return out if b is None else out + b
