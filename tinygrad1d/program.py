@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -302,6 +303,7 @@ def _generate(name: str, tape: Tape, n_inputs: int, out_slots: list, seeds: list
     grads = [("None" if n is None else arg(n)) for n in grad_slots]
     blines.append(f"    return {_tuple(grads) if grads else '()'}")
     header = [f"# K[{i}] = {_short(v)}" for i, v in enumerate(w.consts)]
+    lines, blines = _release(lines, 2), _release(blines, 3 if kept else 2)
     source = "\n".join(header + lines) + "\n\n\n" + "\n".join(blines) + "\n"
     exec(builtins.compile(source, f"<tg.compile: {name}>", "exec"), w.ns)  # noqa: S102
     return source, w.ns["forward"], w.ns["backward"], param_slots, kept
@@ -586,6 +588,29 @@ class _Line:
     out: int
     inputs: list
     params: dict
+
+
+_NAME = re.compile(r"\b[vbna]\d+\b")  # the values a program names: v, b, n, a
+
+
+def _release(lines: list, first: int) -> list:
+    """The lines with `del` after each value's last use, so that a program holds no more
+    than the engine would: eager code drops an intermediate as soon as nothing refers to it
+    (the function's locals would otherwise live until it returns). Lines before `first`
+    (the def, the docstring, the unpacking of saved values) are left alone."""
+    last: dict = {}
+    for i, line in enumerate(lines[first:-1], start=first):
+        for name in _NAME.findall(line):
+            last[name] = i
+    for name in _NAME.findall(lines[-1]):  # returned: kept to the end
+        last.pop(name, None)
+    out = lines[:first]
+    for i, line in enumerate(lines[first:], start=first):
+        out.append(line)
+        done = sorted((n for n, at in last.items() if at == i), key=lambda n: int(n[1:]))
+        if done:
+            out.append("    del " + ", ".join(done))
+    return out
 
 
 def _saved_now(tape: Tape, kept: list) -> tuple:

@@ -22,6 +22,7 @@ import numpy as np
 from .. import distributed as dist
 from .. import functional as F
 from .. import nn, optim
+from ..program import Compiled
 from ..program import compile as compile_model
 from ..data import DataLoader
 from ..data.files import atomic_write
@@ -84,8 +85,13 @@ class Trainer:
                  schedule=None, n_classes: int = 10, augment=None, compile: bool = True):
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
         # the model's steps run as recorded programs (tg.compile): the same numbers, to the
-        # last bit, without re-recording the graph every step; compile=False runs it eagerly
+        # last bit, without re-recording the graph every step; compile=False runs it eagerly.
+        # A training step records the model and the loss as one program; evaluation and a
+        # job of several processes (whose gradients are averaged between the model's
+        # backward and the optimizer) use the compiled model alone.
         self.run = compile_model(model) if compile else model
+        self.loss_and_logits = Compiled(self._loss_and_logits, "train_step", self.run._tree) \
+            if compile else self._loss_and_logits
         self.loader = DataLoader(x_train, y_train, batch_size, seed=seed)
         self.x_test, self.y_test = x_test, y_test
         self.batch_size, self.seed, self.n_classes = batch_size, seed, n_classes
@@ -122,11 +128,14 @@ class Trainer:
         n = len(y)
         share = slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
         y_share = y[share]
-        logits = self.net(Tensor(x[share]))
-        if len(y_share) * self.world == n:  # equal shares (a job of one too): the mean
-            loss = F.cross_entropy(logits, y_share)
-        else:  # each share weighs by its size, so the mean over processes is the batch's mean
-            loss = F.cross_entropy(logits, y_share, reduction="sum") * (self.world / n)
+        if self.world == 1:  # the model and the loss: one compiled program
+            loss, logits = self.loss_and_logits(Tensor(x), y)
+        else:
+            logits = self.net(Tensor(x[share]))
+            if len(y_share) * self.world == n:  # equal shares: the mean
+                loss = F.cross_entropy(logits, y_share)
+            else:  # each share weighs by its size: the mean over processes is the batch's
+                loss = F.cross_entropy(logits, y_share, reduction="sum") * (self.world / n)
         self.optimizer.zero_grad()
         loss.backward()  # in a job of several, the gradients are averaged over processes
         self.optimizer.step()
@@ -140,6 +149,11 @@ class Trainer:
         totals = np.array([loss.item() * n / self.world, np.sum(pred == y_share)], np.float64)
         dist.all_reduce(totals)
         return totals[0] / n, totals[1] / n
+
+    def _loss_and_logits(self, x: Tensor, y: np.ndarray) -> tuple[Tensor, Tensor]:
+        """A step's loss on (x, y), and the logits (detached: read for the accuracy)."""
+        logits = self.model(x)
+        return F.cross_entropy(logits, y), logits.detach()
 
     def evaluate(self, x, y, batch_size: int = 1000) -> dict:
         return evaluate(self.run, x, y, batch_size, self.n_classes)
