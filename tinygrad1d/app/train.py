@@ -86,9 +86,9 @@ class Trainer:
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
         # the model's steps run as recorded programs (tg.compile): the same numbers, to the
         # last bit, without re-recording the graph every step; compile=False runs it eagerly.
-        # A training step records the model and the loss as one program; evaluation and a
-        # job of several processes (whose gradients are averaged between the model's
-        # backward and the optimizer) use the compiled model alone.
+        # A training step records the model and the loss as one program (in a job of several
+        # processes too: DDP averages the gradients as they reach the parameters);
+        # evaluation uses the compiled model alone.
         self.run = compile_model(model) if compile else model
         self.loss_and_logits = Compiled(self._loss_and_logits, "train_step", self.run._tree) \
             if compile else self._loss_and_logits
@@ -128,14 +128,12 @@ class Trainer:
         n = len(y)
         share = slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
         y_share = y[share]
-        if self.world == 1:  # the model and the loss: one compiled program
-            loss, logits = self.loss_and_logits(Tensor(x), y)
-        else:
-            logits = self.net(Tensor(x[share]))
-            if len(y_share) * self.world == n:  # equal shares: the mean
-                loss = F.cross_entropy(logits, y_share)
-            else:  # each share weighs by its size: the mean over processes is the batch's
-                loss = F.cross_entropy(logits, y_share, reduction="sum") * (self.world / n)
+        if self.world > 1:
+            self.net.pre_forward()  # DDP's checks and buffer sync, then the model itself
+        # equal shares (a job of one too) take the mean; unequal ones weigh by their size, so
+        # that the mean over processes is the batch's mean
+        scale = None if len(y_share) * self.world == n else self.world / n
+        loss, logits = self.loss_and_logits(Tensor(x[share]), y_share, scale)
         self.optimizer.zero_grad()
         loss.backward()  # in a job of several, the gradients are averaged over processes
         self.optimizer.step()
@@ -150,10 +148,13 @@ class Trainer:
         dist.all_reduce(totals)
         return totals[0] / n, totals[1] / n
 
-    def _loss_and_logits(self, x: Tensor, y: np.ndarray) -> tuple[Tensor, Tensor]:
-        """A step's loss on (x, y), and the logits (detached: read for the accuracy)."""
+    def _loss_and_logits(self, x: Tensor, y: np.ndarray, scale: float | None):
+        """A step's loss on (x, y), the mean (or the sum times `scale`), and the logits
+        (detached: read for the accuracy): the function a training step compiles."""
         logits = self.model(x)
-        return F.cross_entropy(logits, y), logits.detach()
+        if scale is None:
+            return F.cross_entropy(logits, y), logits.detach()
+        return F.cross_entropy(logits, y, reduction="sum") * scale, logits.detach()
 
     def evaluate(self, x, y, batch_size: int = 1000) -> dict:
         return evaluate(self.run, x, y, batch_size, self.n_classes)

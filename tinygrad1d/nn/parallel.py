@@ -129,6 +129,14 @@ class DistributedDataParallel(Module):
         return constant(slot.reshape(g.data.shape))  # the engine adds this into .grad
 
     def forward(self, *args, **kwargs):
+        self.pre_forward()
+        return self.module(*args, **kwargs)
+
+    def pre_forward(self) -> None:
+        """What forward does before it calls the module: refuse to go on if the last backward
+        left a parameter without a gradient, and broadcast rank 0's buffers after a training
+        forward. A step that runs the module itself (a compiled model and loss, as `train`
+        does) calls this first."""
         if self._arrived:  # the last backward reduced nothing: the processes now differ
             missing = [n for i, n in enumerate(self._names) if i not in self._arrived]
             self._arrived.clear()
@@ -141,7 +149,6 @@ class DistributedDataParallel(Module):
         # as torch: the forward after one with grad enabled syncs, so the first evaluation
         # after training sees rank 0's buffers, and later ones under no_grad pay nothing
         self._sync_buffers_next = is_grad_enabled()
-        return self.module(*args, **kwargs)
 
     def extra_repr(self) -> str:
         return f"world_size={self.world_size}, buckets={self.num_buckets}"
