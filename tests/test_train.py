@@ -1,5 +1,6 @@
 """Training for real: the loop, metrics, checkpoints, and the command line, on MNIST-1D."""
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -304,11 +305,15 @@ def test_export_refuses_a_missing_folder_or_package_before_any_work(finished_run
     import sys
     checkpoint = str(finished_run[0] / "checkpoint.npz")
     missing = tmp_path / "missing"
-    assert cli.main(["export", checkpoint, "-o", str(missing / "m.onnx")]) == 2
-    assert f"error: export -o {missing / 'm.onnx'}: the folder {missing} does not exist" in \
-        capsys.readouterr().err
-    assert cli.main(["export", checkpoint, "-o", str(tmp_path)]) == 2
-    assert f"{tmp_path} is a folder" in capsys.readouterr().err
+    for fmt in ("onnx", "safetensors"):  # each, where its package is installed
+        if importlib.util.find_spec(fmt) is None:
+            continue
+        argv = ["export", checkpoint, "--format", fmt, "-o"]
+        assert cli.main(argv + [str(missing / "m")]) == 2
+        assert f"error: export -o {missing / 'm'}: the folder {missing} does not exist" in \
+            capsys.readouterr().err
+        assert cli.main(argv + [str(tmp_path)]) == 2
+        assert f"{tmp_path} is a folder" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "onnx", None)  # as if not installed
     assert cli.main(["export", checkpoint, "-o", str(tmp_path / "m.onnx")]) == 2
     assert ("export --format onnx needs the onnx package: pip install 'tinygrad1d[onnx]'" in
