@@ -204,6 +204,27 @@ def test_getitem_follows_numpys_indexing_rules(index):
     assert_close(run(proto, {"x": x}), [want])
 
 
+def test_two_dynamic_axes_of_their_own_sizes():
+    """Each name is its own size: recorded moving one at a time, computed each from its own
+    input's shape (a mean over each, an outer sum of the two)."""
+    fn = lambda x, y: x.mean(0) + (x[:, :1] + y[:, 0].reshape(1, -1)).sum()  # noqa: E731
+    proto = tg.onnx.export(fn, (tg.randn(3, 4), tg.randn(5, 2)), io.BytesIO(),
+                           dynamic_axes={"x": {0: "n"}, "y": {0: "m"}})
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(7, 4)).astype(np.float32), rng.normal(size=(2, 2)).astype(np.float32)
+    assert_close(run(proto, {"x": x, "y": y}), eager(fn, x, y))
+
+
+def test_what_moves_with_the_batch_and_cannot_be_computed_is_refused():
+    with pytest.raises(ValueError, match=r"a constant of shape \(3,\) changes with the dynamic "
+                                         r"axes \(batch = 3, 4, 5\) and is not one value"):
+        tg.onnx.export(lambda x: x * tg.arange(x.shape[0]).reshape(-1, 1), tg.randn(3, 2),
+                       io.BytesIO(), dynamic_axes={"x": {0: "batch"}})
+    with pytest.raises(ValueError, match="the dynamic axes named 'b' have the sizes"):
+        tg.onnx.export(lambda x, y: x + y.sum(), (tg.randn(3), tg.randn(4)), io.BytesIO(),
+                       dynamic_axes={"x": {0: "b"}, "y": {0: "b"}})
+
+
 def test_a_function_of_constant_tensors_exports():
     """Nothing requires grad: the graph is recorded all the same."""
     a, b = tg.Tensor([[1.0, -2.0], [0.5, 3.0]]), tg.Tensor([0.25, 4.0])

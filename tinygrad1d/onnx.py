@@ -393,7 +393,8 @@ class _Variation:
         arrays = [rec.tape.sources[slot][1] for rec in self.recs]
         if all(_same(arrays[0], a) for a in arrays[1:]):
             return arrays[0]
-        if all(a.ndim == 0 and a.dtype.kind in "iuf" and a == int(a) for a in arrays):
+        if all(a.ndim == 0 and a.dtype.kind in "iuf" and np.isfinite(a) and a == np.round(a)
+               for a in arrays):
             count = self.size([int(a) for a in arrays], f"a number {arrays[0]}")
             return Filled((), count, arrays[0].dtype)  # mean's N, var's N - 1
         first = arrays[0].reshape(-1)[:1]
@@ -434,7 +435,8 @@ class _Graph:
         self.taken: set = set()
         self.names: dict = {}  # tape slot -> the ONNX value holding it
         self.symbols: dict = {}  # symbol -> (input name, axis) its size is read from
-        self.cache: dict = {}  # arrays (kept alive, so an id is never reused), ints, sizes
+        self.arrays: dict = {}  # id(array) -> (array, initializer): kept, so no id is reused
+        self.cache: dict = {}  # small constants by value, and each symbol's Shape node
 
     def take(self, name: str) -> str:
         """`name`, or name_1, name_2, ... if taken: every value has its own name."""
@@ -453,12 +455,11 @@ class _Graph:
 
     def const(self, array, name: str = "const") -> str:
         """An initializer holding `array` (one per array object)."""
-        key = id(array)
-        if key not in self.cache:
+        if id(array) not in self.arrays:
             tensor = self.numpy_helper.from_array(np.asarray(array), self.take(name))
             self.initializers.append(tensor)
-            self.cache[key] = (array, tensor.name)
-        return self.cache[key][1]
+            self.arrays[id(array)] = (array, tensor.name)
+        return self.arrays[id(array)][1]
 
     def ints(self, values) -> str:
         """A 1-D int64 constant (axes, pads, static shapes): one initializer per value."""
