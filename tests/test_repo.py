@@ -161,6 +161,7 @@ LAYERS = [
     "nn.loss", "nn.parallel", "nn", "program", "gradcheck", "func", "optim.optimizers",
     "optim.lr_scheduler", "optim",  # layers, capture, checks, transforms, optimizers
     "serialization",  # safetensors and PyTorch checkpoints in and out
+    "onnx",  # the recorded graph as an ONNX model
     "viz", "testing",  # drawing; the hypothesis kit
     "data.dataset", "data.files", "data.loader", "data.sampler", "data.mnist1d", "data.mnist",
     "data",  # data

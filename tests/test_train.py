@@ -1,5 +1,6 @@
 """Training for real: the loop, metrics, checkpoints, and the command line, on MNIST-1D."""
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -212,6 +213,112 @@ def test_the_wrote_line_lists_every_file_of_the_run(finished_run):
 def test_the_checkpoint_has_the_permissions_of_the_other_files(finished_run):
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in finished_run[0].iterdir()}
     assert set(modes.values()) == {oct(0o644)}, modes  # 0o666 less the umask 0o022
+
+
+def test_a_run_writes_its_weights_as_safetensors(finished_run):
+    pytest.importorskip("safetensors", reason="needs safetensors: pip install safetensors")
+    out = finished_run[0]
+    state = read_checkpoint(out / "checkpoint.npz")[0]
+    weights = tg.load(out / "model.safetensors")
+    assert sorted(weights) == sorted(state)  # state_dict names: PyTorch's
+    for k, v in state.items():
+        np.testing.assert_array_equal(weights[k], v, err_msg=k)
+
+
+def test_a_run_without_safetensors_notes_it_and_finishes(tmp_path, capsys, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "safetensors", None)  # as if not installed
+    out = tmp_path / "run"
+    assert cli.main(["train", "--steps", "2", "--no-progress", "--out", str(out)]) == 0
+    said = capsys.readouterr()
+    assert "note: model.safetensors not written" in said.err and "pip install" in said.err
+    assert not (out / "model.safetensors").exists() and "model.safetensors" not in said.out
+
+
+def onnxruntime_session(path):
+    pytest.importorskip("onnx", reason="needs onnx: pip install onnx onnxruntime")
+    ort = pytest.importorskip("onnxruntime", reason="needs onnxruntime: pip install onnx "
+                              "onnxruntime")
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def checkpointed_model(checkpoint):
+    """The checkpoint's model, built in its dtype, in eval mode."""
+    state, _, info = read_checkpoint(checkpoint)
+    tg.set_default_dtype(np.float64 if info["meta"]["dtype"] == "float64" else np.float32)
+    try:
+        model = models.get_preset(info["meta"]["preset"]).build()
+    finally:
+        tg.set_default_dtype(np.float32)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def test_export_writes_an_onnx_model_that_onnxruntime_runs_at_any_batch(finished_run, tmp_path,
+                                                                        capsys):
+    pytest.importorskip("onnx", reason="needs onnx: pip install onnx onnxruntime")
+    checkpoint = Path(shutil.copy(finished_run[0] / "checkpoint.npz", tmp_path))
+    assert cli.main(["export", str(checkpoint)]) == 0  # beside the checkpoint by default
+    said = capsys.readouterr().out
+    assert said.startswith(f"wrote {tmp_path / 'model.onnx'}: paper_cnn") and \
+        "input x (batch, 1, 40) float32" in said
+    x = np.random.default_rng(0).normal(size=(5, 1, 40)).astype(np.float32)
+    logits = onnxruntime_session(tmp_path / "model.onnx").run(None, {"x": x})[0]
+    with tg.no_grad():
+        ours = checkpointed_model(checkpoint)(tg.Tensor(x)).data
+    np.testing.assert_allclose(logits, ours, rtol=0, atol=1e-5)
+
+
+def test_export_takes_the_preset_and_dtype_from_the_checkpoint(tmp_path):
+    pytest.importorskip("onnx", reason="needs onnx: pip install onnx onnxruntime")
+    out = tmp_path / "run"
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            assert cli.main(["train", "--model", "mlp", "--dtype", "float64", "--steps", "2",
+                             "--no-progress", "--out", str(out)]) == 0
+        finally:
+            tg.set_default_dtype(np.float32)  # train sets the process's dtype: undo it
+        assert cli.main(["export", str(out / "checkpoint.npz"), "-o",
+                         str(tmp_path / "mlp.onnx")]) == 0
+    assert tg.get_default_dtype() == np.float32  # export's float64 did not stay
+    x = np.random.default_rng(0).normal(size=(3, 40))
+    logits = onnxruntime_session(tmp_path / "mlp.onnx").run(None, {"x": x})[0]
+    assert logits.dtype == np.float64
+    with tg.no_grad():
+        ours = checkpointed_model(out / "checkpoint.npz")(tg.Tensor(x, dtype=np.float64)).data
+    np.testing.assert_allclose(logits, ours, rtol=1e-12, atol=1e-12)
+
+
+def test_export_writes_safetensors_weights(finished_run, tmp_path, capsys):
+    pytest.importorskip("safetensors", reason="needs safetensors: pip install safetensors")
+    checkpoint = finished_run[0] / "checkpoint.npz"
+    assert cli.main(["export", str(checkpoint), "--format", "safetensors", "-o",
+                     str(tmp_path / "w.safetensors")]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 'w.safetensors'} (8 arrays")
+    state, weights = read_checkpoint(checkpoint)[0], tg.load(tmp_path / "w.safetensors")
+    assert sorted(weights) == sorted(state)
+    assert all(np.array_equal(weights[k], v) for k, v in state.items())
+
+
+def test_export_refuses_a_missing_folder_or_package_before_any_work(finished_run, tmp_path,
+                                                                    capsys, monkeypatch):
+    import sys
+    checkpoint = str(finished_run[0] / "checkpoint.npz")
+    missing = tmp_path / "missing"
+    for fmt in ("onnx", "safetensors"):  # each, where its package is installed
+        if importlib.util.find_spec(fmt) is None:
+            continue
+        argv = ["export", checkpoint, "--format", fmt, "-o"]
+        assert cli.main(argv + [str(missing / "m")]) == 2
+        assert f"error: export -o {missing / 'm'}: the folder {missing} does not exist" in \
+            capsys.readouterr().err
+        assert cli.main(argv + [str(tmp_path)]) == 2
+        assert f"{tmp_path} is a folder" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if not installed
+    assert cli.main(["export", checkpoint, "-o", str(tmp_path / "m.onnx")]) == 2
+    assert ("export --format onnx needs the onnx package: pip install 'tinygrad1d[onnx]'" in
+            capsys.readouterr().err)
+    assert not list(tmp_path.iterdir())
 
 
 def test_graph_refuses_a_folder_that_does_not_exist(tmp_path, capsys):

@@ -24,6 +24,7 @@ from .autograd import inference_mode, set_grad_enabled
 from .functional import cat, stack, where
 from .program import CompileError, compile
 from .serialization import load, save
+from . import onnx  # tg.onnx.export; the onnx package itself is imported only by export
 from .viz import draw, to_dot
 
 # torch.sum(x, 1), torch.exp(x), ...: each made from the Tensor method of the same name
@@ -60,7 +61,7 @@ __all__ = ["AnomalyError", "arange", "as_tensor", "autograd", "BackwardError", "
            "Function", "functional", "get_default_dtype", "grad", "gradcheck",
            "GradcheckError", "gradgradcheck", "inference_mode", "init", "int", "int32",
            "int64", "is_grad_enabled", "is_tensor", "linspace", "load", "long", "manual_seed",
-           "nn", "no_grad", "ones", "ones_like", "ops", "OPS", "optim", "rand", "rand_like",
+           "nn", "no_grad", "onnx", "ones", "ones_like", "ops", "OPS", "optim", "rand", "rand_like",
            "randint", "randn", "randn_like", "register", "save", "scope", "serialization",
            "set_default_dtype", "set_grad_enabled", "stack", "Tensor", "to_dot", "viz", "where",
            "zeros", "zeros_like", "distributed"] + list(surface.FUNCTIONS)

@@ -1,4 +1,5 @@
-"""The command line: `tinygrad1d train | evaluate | graph` (also `python -m tinygrad1d`).
+"""The command line: `tinygrad1d train | evaluate | export | graph` (also `python -m
+tinygrad1d`).
 
 `mpiexec -n N python -m tinygrad1d train ...` trains data-parallel on N processes with the same
 global batch (docs/distributed.md); rank 0 alone writes the run folder."""
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import json
 import sys
 import time
@@ -15,7 +17,9 @@ import numpy as np
 
 from .. import data, optim
 from .. import distributed as dist
-from ..tensor import get_default_dtype, manual_seed, set_default_dtype
+from ..data.files import atomic_write
+from ..serialization import save
+from ..tensor import Tensor, get_default_dtype, manual_seed, set_default_dtype
 from .models import DEFAULT_PRESET, PRESETS, get_preset
 from .report import training_step, write_report
 from .train import (
@@ -162,6 +166,7 @@ def cmd_train(args) -> int:
                "processes": world}
     written = write_report(out, trainer.history, final, metrics)
     written += _graph_for_run(preset_name, preset, model, x_train[:2], y_train[:2], out)
+    written += _weights_for_run(model, out)
     written.append(out / "checkpoint.npz")  # fit saved it at the last step
     print(f"test accuracy {final['accuracy']:.4f}  (loss {final['loss']:.4f}, "
           f"{trainer.seconds:.1f} s of training)")
@@ -186,6 +191,17 @@ def _graph_for_run(name, preset, model, x, y, out: Path) -> list[Path]:
                      title=title)]
 
 
+def _weights_for_run(model, out: Path) -> list[Path]:
+    """model.safetensors: the weights alone, under their state_dict names, for PyTorch and
+    whatever reads safetensors. Without the safetensors package, a note instead of the file:
+    a finished run is not failed for it."""
+    try:
+        return [atomic_write(out / "model.safetensors", lambda f: save(model.state_dict(), f))]
+    except ImportError as e:
+        print(f"note: model.safetensors not written: {e}", file=sys.stderr)
+        return []
+
+
 def cmd_evaluate(args) -> int:
     state, _, info = read_checkpoint(args.checkpoint)
     meta = info.get("meta", {})
@@ -205,6 +221,48 @@ def cmd_evaluate(args) -> int:
     print(m["confusion"])
     if args.json:
         print(json.dumps({"accuracy": m["accuracy"], "loss": m["loss"]}))
+    return 0
+
+
+EXTRA = {"onnx": "onnx", "safetensors": "safetensors"}  # format -> the package it needs
+SAMPLE = {"mnist1d": np.zeros((2, 40), np.float32), "mnist": np.zeros((2, 28, 28), np.uint8)}
+
+
+def cmd_export(args) -> int:
+    """The checkpoint's model as an ONNX file (its input: the preset's prepared batch, of any
+    size) or as safetensors weights; the preset comes from the checkpoint's meta."""
+    if importlib.util.find_spec(EXTRA[args.format]) is None:  # before any work
+        print(f"error: export --format {args.format} needs the {EXTRA[args.format]} package: "
+              f"pip install 'tinygrad1d[{args.format}]'", file=sys.stderr)
+        return 2
+    wanted = Path(args.output or Path(args.checkpoint).with_name(f"model.{args.format}"))
+    if not wanted.parent.is_dir() or wanted.is_dir():
+        what = ("is a folder" if wanted.is_dir() else "is not a folder" if
+                wanted.parent.exists() else "does not exist")
+        place = wanted if wanted.is_dir() else f"the folder {wanted.parent}"
+        print(f"error: export -o {wanted}: {place} {what}", file=sys.stderr)
+        return 2
+    state, _, info = read_checkpoint(args.checkpoint)
+    meta = info.get("meta", {})
+    name = meta.get("preset", "paper_cnn")
+    preset, dtype = get_preset(name), get_default_dtype()
+    try:  # the checkpoint's dtype while the model is built, this process's afterwards
+        set_default_dtype(np.float64 if meta.get("dtype") == "float64" else np.float32)
+        model = preset.build()
+        model.load_state_dict(state)
+        if args.format == "safetensors":
+            atomic_write(wanted, lambda f: save(model.state_dict(), f))
+            print(f"wrote {wanted} ({len(state)} arrays of {name}, by state_dict name)")
+            return 0
+        from .. import onnx
+        x = Tensor(preset.prepare(SAMPLE[preset.data]).astype(get_default_dtype()))
+        onnx.export(model, x, wanted, input_names=["x"], output_names=["logits"],
+                    dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
+    finally:
+        set_default_dtype(dtype)
+    shape = ", ".join(["batch"] + [str(n) for n in x.shape[1:]])
+    print(f"wrote {wanted}: {name}, input x ({shape}) {x.dtype} as models.PRESETS[{name!r}]"
+          f".prepare gives it -> logits (batch, 10); ONNX opset {onnx.DEFAULT_OPSET}")
     return 0
 
 
@@ -275,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--mnist-path")
     e.add_argument("--json", action="store_true", help="also print the scores as JSON")
     e.set_defaults(fn=cmd_evaluate)
+    x = sub.add_parser("export", help="write a checkpoint's model as ONNX (for onnxruntime) "
+                       "or its weights as safetensors")
+    x.add_argument("checkpoint")
+    x.add_argument("-o", "--output", help="the file to write, in an existing folder (default: "
+                   "model.onnx or model.safetensors beside the checkpoint)")
+    x.add_argument("--format", choices=["onnx", "safetensors"], default="onnx",
+                   help="onnx (default; needs pip install 'tinygrad1d[onnx]') or safetensors")
+    x.set_defaults(fn=cmd_export)
     gr = sub.add_parser("graph", help="draw one training step of a preset, input to loss "
                         "(--html: its backward walk as a page to step through)")
     gr.add_argument("--model", choices=sorted(PRESETS), default="paper_cnn")
