@@ -26,10 +26,11 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 CORE = ("tensor.py", "ops.py", "functional/core.py")
-CORE_TOKEN_BUDGET = 19_400  # 13,500 at Core v2; then hooks, anomaly, spellings, prod,
+CORE_TOKEN_BUDGET = 19_450  # 13,500 at Core v2; then hooks, anomaly, spellings, prod,
 #                   losses over positions, expand(-1), backward's arguments, and the
 #                   primitives for values read from the data (masks, positions, counts,
-#                   draws, take_along/put_along: what capture and export replay) (architecture.md)
+#                   draws, take_along/put_along: what capture and export replay), a small
+#                   gather padded by hand (architecture.md)
 
 
 def code_tokens(source: str) -> int:
