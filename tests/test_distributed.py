@@ -229,8 +229,9 @@ def test_ddp_broadcasts_buffers_on_the_forward_after_a_training_one(job_of_one, 
         with tg.set_grad_enabled(grad_enabled):
             ddp(x)
         counts.append(len(synced))
-    # each sync sends the float64 running statistics and the int64 batch counter
-    assert counts == [2, 4, 6, 6]
+    # each sync sends the float64 running statistics and the int64 batch counter together,
+    # as one buffer of bytes: one meeting point of the processes
+    assert counts == [1, 2, 3, 3] and set(synced) == {np.dtype(np.uint8)}
     quiet = nn.parallel.DistributedDataParallel(two_layer_net(), broadcast_buffers=False)
     synced.clear()  # construction broadcast parameters and buffers
     quiet(x)
@@ -242,8 +243,8 @@ def test_ddp_broadcasts_rank_0s_parameters_and_buffers_at_construction(job_of_on
     sent = []
     monkeypatch.setattr(dist, "broadcast", lambda a, src=0: sent.append((a.dtype, a.size, src)))
     nn.parallel.DistributedDataParallel(two_layer_net())
-    assert sorted(sent, key=str) == sorted([(np.float32, 83, 0), (np.float64, 16, 0),
-                                            (np.int64, 1, 0)], key=str)
+    # 83 float32 parameters, 16 float64 statistics and one int64 counter, as one message
+    assert sent == [(np.dtype(np.uint8), 83 * 4 + 16 * 8 + 8, 0)]
 
 
 def test_ddp_names_bad_arguments(job_of_one):

@@ -21,17 +21,17 @@ __all__ = ["DistributedDataParallel"]
 
 
 def _broadcast_from_rank0(arrays: list[np.ndarray]) -> None:
-    """Give every process rank 0's values of `arrays`, in place: one broadcast per dtype of
-    all of them flattened together, rather than one call per array. The dtypes go in the
-    order of `arrays`, the same on every process (a set's order may differ between them)."""
-    for dtype in dict.fromkeys(a.dtype for a in arrays):
-        group = [a for a in arrays if a.dtype == dtype]
-        flat = np.concatenate([a.ravel() for a in group])
-        dist.broadcast(flat, src=0)
-        start = 0
-        for a in group:
-            a[...] = flat[start:start + a.size].reshape(a.shape)
-            start += a.size
+    """Give every process rank 0's values of `arrays`, in place, in one broadcast: a
+    broadcast copies bytes and does no arithmetic, so arrays of every dtype travel together as
+    one buffer of bytes (each call is a point where every process waits for the others)."""
+    if not arrays:
+        return
+    flat = np.concatenate([np.ascontiguousarray(a).reshape(-1).view(np.uint8) for a in arrays])
+    dist.broadcast(flat, src=0)
+    start = 0
+    for a in arrays:
+        a[...] = flat[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+        start += a.nbytes
 
 
 class DistributedDataParallel(Module):
