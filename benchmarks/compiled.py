@@ -24,15 +24,13 @@ compiled over eager), at 1 thread.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 from harness import alternate, fmt_time, median, median_ratio, report_environment
-from harness import report_memory_policy, table, thread_counts, threads
+from harness import report_memory_policy, table, thread_counts, threads, traced_peak
 from harness import torch as torch_mod
 
 import tinygrad1d as tg
@@ -165,15 +163,7 @@ def capture_cost(make) -> tuple[float, float]:
 def peak(step) -> float:
     """Peak bytes tracemalloc sees during one step (after a warm-up call)."""
     step()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        step()
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
+    return traced_peak(step)[0]
 
 
 def main() -> None:

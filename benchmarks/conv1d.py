@@ -19,8 +19,6 @@ which the header then names.
 from __future__ import annotations
 
 import argparse
-import gc
-import tracemalloc
 
 import numpy as np
 from harness import (
@@ -33,6 +31,7 @@ from harness import (
     table,
     thread_counts,
     threads,
+    traced_peak,
 )
 from harness import torch as torch_mod
 
@@ -114,17 +113,8 @@ def peak_memory(step, window_bytes: int) -> tuple[float, float]:
     so the step allocates (and is charged for) every buffer it later recycles."""
     step()  # warm: caches (the Windows geometry) are not per-call memory
     BUFFERS.clear()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        step()
-        gc.collect()
-        now, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return (peak - base) / window_bytes, (now - base) / window_bytes
+    peak, now = traced_peak(step)
+    return peak / window_bytes, now / window_bytes
 
 
 def main() -> None:

@@ -172,3 +172,21 @@ def table(rows: list[list], headers: list[str]) -> str:
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
+
+
+def traced_peak(step: Callable[[], object]) -> tuple[int, int]:
+    """(peak bytes allocated during one call of step, bytes still held after it), by
+    tracemalloc, counted from just before the call; warm the step up first."""
+    import gc
+    import tracemalloc
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        step()
+        gc.collect()
+        now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak - base, now - base
