@@ -210,8 +210,8 @@ class Program:
 
 def _generate(name: str, tape: Tape, n_inputs: int, out_slots: list, seeds: list,
               grad_slots: list) -> tuple:
-    """(source, forward, backward, param slots) from a tape whose first forward_steps steps
-    are the forward and the rest the backward."""
+    """(source, forward, backward, kept) from a tape whose first forward_steps steps are the
+    forward and the rest the backward; kept: what the forward saves for the backward."""
     nf = tape.forward_steps
     fwd, bwd = tape.steps[:nf], tape.steps[nf:]
     # the backward's needs: forward values, and nodes whose saved arrays it reads
@@ -306,7 +306,7 @@ def _generate(name: str, tape: Tape, n_inputs: int, out_slots: list, seeds: list
     lines, blines = _release(lines, 2), _release(blines, 3 if kept else 2)
     source = "\n".join(header + lines) + "\n\n\n" + "\n".join(blines) + "\n"
     exec(builtins.compile(source, f"<tg.compile: {name}>", "exec"), w.ns)  # noqa: S102
-    return source, w.ns["forward"], w.ns["backward"], param_slots, kept
+    return source, w.ns["forward"], w.ns["backward"], kept
 
 
 # ================================================================== a call in the graph
@@ -361,8 +361,7 @@ def _flatten(out, op: str) -> tuple:
             f, t = _flatten(item, op)
             trees.append((len(f), t))
             flat += f
-        kind = type(out) if not hasattr(out, "_fields") else type(out)
-        return flat, (kind, trees)
+        return flat, (type(out), trees)
     raise CompileError(f"compile: {op} must return Tensors (or tuples and lists of them), "
                        f"got {type(out).__name__}")
 
@@ -502,8 +501,8 @@ class Compiled:
             seeds = [tape.slot(s, "seed", j) for j, s in enumerate(seed_tensors)]
             gs = _recording(tape, grad, diff_out, wrt, seed_tensors, False, True, True)
             grad_slots = [None if g is None else tape.source(g) for g in gs]
-        source, forward, backward, _, kept = _generate(self.name, tape, n_inputs, out_slots,
-                                                        seeds, grad_slots)
+        source, forward, backward, kept = _generate(self.name, tape, n_inputs, out_slots,
+                                                     seeds, grad_slots)
         params = [tape.keep[n] for n in param_slots]
         program = Program(
             self.name, source, forward, backward, params,
