@@ -29,9 +29,6 @@ from .tensor import normalize_axis, register_hook
 
 __all__ = ["FUNCTIONS", "TensorMethods", "install"]
 
-_FLOAT_KINDS = "f"
-
-
 def _axis(op: str, dim, axis):
     """dim (PyTorch) or axis (numpy): at most one of them."""
     if dim is not None and axis is not None:
@@ -71,7 +68,7 @@ def _logical(x: Tensor, other, fn: str, op: str) -> Tensor:
     return ops.Predicate.apply(x, fn=fn) if other is None else _compare(x, other, fn)
 
 
-def _new(x: Tensor, fill, size, dtype, requires_grad: bool, op: str) -> Tensor:
+def _new(x: Tensor, fill, size, dtype, requires_grad: bool) -> Tensor:
     """x.new_zeros(...) and friends: a new tensor with x's dtype unless told otherwise."""
     shape = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
     return Tensor(fill(tuple(shape)), requires_grad=requires_grad, dtype=dtype or x.dtype)
@@ -90,6 +87,16 @@ class _Size(int):
         if dim is None:
             return self.shape
         return self.shape[normalize_axis(dim, len(self.shape), "size")]
+
+
+def _unary_inplace(name: str):
+    """The method x.<name>_(): x.<name>() computed, then given to x by the engine's
+    `inplace` (as every `_` method)."""
+    def method(self) -> Tensor:
+        return inplace(self, name + "_", lambda x: getattr(x, name)())
+    method.__name__, method.__qualname__ = name + "_", f"TensorMethods.{name}_"
+    method.__doc__ = f"x.{name}(), in place."
+    return method
 
 
 class TensorMethods:
@@ -122,7 +129,7 @@ class TensorMethods:
         return self.data.itemsize
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind in _FLOAT_KINDS
+        return self.data.dtype.kind == "f"
 
     def is_contiguous(self) -> bool:
         return bool(self.data.flags.c_contiguous)
@@ -252,18 +259,17 @@ class TensorMethods:
 
     def new_zeros(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
         """Zeros of `size`, with x's dtype unless told otherwise."""
-        return _new(self, np.zeros, size, dtype, requires_grad, "new_zeros")
+        return _new(self, np.zeros, size, dtype, requires_grad)
 
     def new_ones(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
-        return _new(self, np.ones, size, dtype, requires_grad, "new_ones")
+        return _new(self, np.ones, size, dtype, requires_grad)
 
     def new_empty(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
         """As new_zeros (uninitialised memory would make runs differ)."""
-        return _new(self, np.zeros, size, dtype, requires_grad, "new_empty")
+        return _new(self, np.zeros, size, dtype, requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-        return _new(self, lambda s: np.full(s, fill_value), (size,), dtype, requires_grad,
-                    "new_full")
+        return _new(self, lambda s: np.full(s, fill_value), (size,), dtype, requires_grad)
 
     def new_tensor(self, data, dtype=None, requires_grad: bool = False) -> Tensor:
         """A new tensor of data, with x's dtype unless told otherwise."""
@@ -1021,41 +1027,10 @@ class TensorMethods:
         return inplace(self, "normal_", lambda x: constant(draw(mean, std, x.shape)
                                                            .astype(x.dtype)))
 
-    def neg_(self) -> Tensor:
-        return inplace(self, "neg_", lambda x: -x)
-
-    def abs_(self) -> Tensor:
-        return inplace(self, "abs_", lambda x: x.abs())
-
-    def exp_(self) -> Tensor:
-        return inplace(self, "exp_", lambda x: x.exp())
-
-    def log_(self) -> Tensor:
-        return inplace(self, "log_", lambda x: x.log())
-
-    def sqrt_(self) -> Tensor:
-        return inplace(self, "sqrt_", lambda x: x.sqrt())
-
-    def relu_(self) -> Tensor:
-        return inplace(self, "relu_", lambda x: x.relu())
-
-    def sigmoid_(self) -> Tensor:
-        return inplace(self, "sigmoid_", lambda x: x.sigmoid())
-
-    def tanh_(self) -> Tensor:
-        return inplace(self, "tanh_", lambda x: x.tanh())
-
-    def floor_(self) -> Tensor:
-        return inplace(self, "floor_", lambda x: x.floor())
-
-    def ceil_(self) -> Tensor:
-        return inplace(self, "ceil_", lambda x: x.ceil())
-
-    def round_(self) -> Tensor:
-        return inplace(self, "round_", lambda x: x.round())
-
-    def trunc_(self) -> Tensor:
-        return inplace(self, "trunc_", lambda x: x.trunc())
+    # the unary ones: x.exp_() is x.exp() given to x in place
+    neg_, abs_, exp_, log_, sqrt_, relu_, sigmoid_, tanh_, floor_, ceil_, round_, trunc_ = map(
+        _unary_inplace, ("neg", "abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh",
+                         "floor", "ceil", "round", "trunc"))
 
 
 def _all_if_empty(dim):
