@@ -6,7 +6,8 @@ from .module import Module
 
 
 class _Loss(Module):
-    """loss(input, target) with PyTorch's reduction= ("mean", "sum", "none")."""
+    """loss(input, target) (or loss(input1, input2, target)) with PyTorch's reduction=
+    ("mean", "sum", "none")."""
 
     fn = staticmethod(lambda x, t, **kw: x)
 
@@ -14,8 +15,8 @@ class _Loss(Module):
         self.reduction = F.check_reduction(reduction, type(self).__name__)  # now, not at forward
         self.kwargs = kwargs
 
-    def forward(self, input, target):
-        return type(self).fn(input, target, reduction=self.reduction, **self.kwargs)
+    def forward(self, *inputs):
+        return type(self).fn(*inputs, reduction=self.reduction, **self.kwargs)
 
 
 class MSELoss(_Loss):
@@ -96,20 +97,16 @@ class HingeEmbeddingLoss(_Loss):
 class MarginRankingLoss(_Loss):
     """loss(input1, input2, target): input1 should rank above input2 where target is 1."""
 
+    fn = staticmethod(F.margin_ranking_loss)
+
     def __init__(self, margin: float = 0.0, reduction: str = "mean"):
         super().__init__(reduction, margin=margin)
-
-    def forward(self, input1, input2, target):
-        return F.margin_ranking_loss(input1, input2, target, reduction=self.reduction,
-                                     **self.kwargs)
 
 
 class CosineEmbeddingLoss(_Loss):
     """loss(input1, input2, target): rows alike where target is 1, apart where -1."""
 
+    fn = staticmethod(F.cosine_embedding_loss)
+
     def __init__(self, margin: float = 0.0, reduction: str = "mean"):
         super().__init__(reduction, margin=margin)
-
-    def forward(self, input1, input2, target):
-        return F.cosine_embedding_loss(input1, input2, target, reduction=self.reduction,
-                                       **self.kwargs)

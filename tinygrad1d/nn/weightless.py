@@ -8,15 +8,18 @@ from .module import Module
 
 class _Fn(Module):
     """A parameter-free layer around one functional call, with fixed keyword arguments
-    (LeakyReLU(0.2) calls F.leaky_relu(x, negative_slope=0.2))."""
+    (LeakyReLU(0.2) calls F.leaky_relu(x, negative_slope=0.2)). torch's `inplace=False`, the
+    default, is left out of the call and the repr."""
 
     fn = staticmethod(lambda x, **kw: x)
 
     def __init__(self, **kwargs):
+        if not kwargs.get("inplace", True):
+            del kwargs["inplace"]
         self.kwargs = kwargs
 
-    def forward(self, x):
-        return type(self).fn(x, **self.kwargs)
+    def forward(self, *inputs):
+        return type(self).fn(*inputs, **self.kwargs)
 
     def extra_repr(self):
         return ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
@@ -26,7 +29,7 @@ class ReLU(_Fn):
     fn = staticmethod(F.relu)
 
     def __init__(self, inplace: bool = False):
-        super().__init__(**({"inplace": True} if inplace else {}))
+        super().__init__(inplace=inplace)
 
 
 class Sigmoid(_Fn):
@@ -126,21 +129,21 @@ class SiLU(_Fn):
     fn = staticmethod(F.silu)
 
     def __init__(self, inplace: bool = False):
-        super().__init__(**({"inplace": True} if inplace else {}))
+        super().__init__(inplace=inplace)
 
 
 class LeakyReLU(_Fn):
     fn = staticmethod(F.leaky_relu)
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
-        super().__init__(negative_slope=negative_slope, **({"inplace": True} if inplace else {}))
+        super().__init__(negative_slope=negative_slope, inplace=inplace)
 
 
 class ELU(_Fn):
     fn = staticmethod(F.elu)
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
-        super().__init__(alpha=alpha, **({"inplace": True} if inplace else {}))
+        super().__init__(alpha=alpha, inplace=inplace)
 
 
 class Softplus(_Fn):
@@ -182,8 +185,6 @@ def _activation(name: str, fn, doc: str, **defaults):
         unknown = set(given) - set(defaults)
         if unknown:
             raise TypeError(f"{name}: unexpected arguments {sorted(unknown)}")
-        if not given.get("inplace", True):
-            del given["inplace"]
         _Fn.__init__(self, **given)
     return type(name, (_Fn,), {"fn": staticmethod(fn), "__init__": __init__, "__doc__": doc,
                                 "__module__": __name__})
@@ -215,8 +216,7 @@ class Threshold(_Fn):
     fn = staticmethod(F.threshold)
 
     def __init__(self, threshold: float, value: float, inplace: bool = False):
-        super().__init__(threshold=threshold, value=value,
-                         **({"inplace": True} if inplace else {}))
+        super().__init__(threshold=threshold, value=value, inplace=inplace)
 
 
 class AdaptiveAvgPool1d(_Fn):
@@ -258,9 +258,6 @@ class CosineSimilarity(_Fn):
     def __init__(self, dim: int = 1, eps: float = 1e-8):
         super().__init__(dim=dim, eps=eps)
 
-    def forward(self, x1, x2):
-        return F.cosine_similarity(x1, x2, **self.kwargs)
-
 
 class PairwiseDistance(_Fn):
     """The p-norm of x1 - x2 + eps along the last dim."""
@@ -269,6 +266,3 @@ class PairwiseDistance(_Fn):
 
     def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
         super().__init__(p=p, eps=eps, keepdim=keepdim)
-
-    def forward(self, x1, x2):
-        return F.pairwise_distance(x1, x2, **self.kwargs)
