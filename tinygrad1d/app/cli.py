@@ -225,6 +225,7 @@ def cmd_evaluate(args) -> int:
 
 
 EXTRA = {"onnx": "onnx", "safetensors": "safetensors"}  # format -> the package it needs
+# two samples of each data set's raw form: what export records and graph draws a model on
 SAMPLE = {"mnist1d": np.zeros((2, 40), np.float32), "mnist": np.zeros((2, 28, 28), np.uint8)}
 
 
@@ -280,8 +281,7 @@ def cmd_graph(args) -> int:
     preset = get_preset(args.model)
     manual_seed(0)
     model = preset.build()
-    sample = {"mnist1d": np.zeros((2, 40), np.float32), "mnist": np.zeros((2, 28, 28), np.uint8)}
-    loss, title = training_step(args.model, preset, model, sample[preset.data], np.array([3, 7]))
+    loss, title = training_step(args.model, preset, model, SAMPLE[preset.data], np.array([3, 7]))
     if args.html:  # the backward walk of that step, one page to step through
         try:
             path = viz.save_html(loss, wanted, collapse=not args.expand, title=title)

@@ -12,7 +12,7 @@ import numpy as np
 from ..tensor import OPS, Tensor, as_index, as_tensor, constant, lift, normalize_axes
 from ..tensor import normalize_axis, read_back, scope, shape_args, torch_spelling
 from .core import cat, check_int, conv_args, where, windows
-from .indexing import MinMax, take_along
+from .indexing import MinMax, argsort, take_along
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "amax", "ceil", "chunk", "clamp",
            "conv_transpose1d", "embedding", "flip", "floor", "floor_divide", "fmod",
@@ -447,7 +447,7 @@ def sort(x, dim: int = -1, descending: bool = False, stable: bool = False) -> Mi
     its own element's gradient; equal values keep their order (always stable)."""
     x = as_tensor(x, "sort", "x")
     dim = normalize_axis(dim, x.ndim, "sort")
-    idx = OPS["arg"].apply(x, fn="argsort_descending" if descending else "argsort", axis=dim)
+    idx = argsort(x, dim, descending)
     return MinMax(take_along(x, dim, idx), idx)
 
 
@@ -460,7 +460,7 @@ def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) ->
     if k > x.shape[dim]:
         raise ValueError(f"topk: k={k} is more than the {x.shape[dim]} values along dim {dim} "
                          f"of shape {x.shape}")
-    order = OPS["arg"].apply(x, fn="argsort_descending" if largest else "argsort", axis=dim)
+    order = argsort(x, dim, largest)
     idx = order[(slice(None),) * dim + (slice(0, k),)]  # the first k positions along dim
     return MinMax(take_along(x, dim, idx), idx)
 

@@ -6,6 +6,8 @@ cosine_similarity and pairwise_distance. Each is an expression over the primitiv
 """
 from __future__ import annotations
 
+import math
+
 from ..tensor import Tensor, as_tensor, lift
 from .core import pointwise_loss, reduce_loss, where
 from .everyday import clamp, norm
@@ -103,8 +105,8 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
     def loss(x, t):
         out = x.exp() - t * x if log_input else x - t * (x + eps).log()
         if full:
-            stirling = t * where(t > 1, t, 1.0).log() - t + 0.5 * (2 * 3.141592653589793 *
-                                                                  where(t > 1, t, 1.0)).log()
+            big = where(t > 1, t, 1.0)  # the term is used only where t > 1: no log of 0
+            stirling = t * big.log() - t + 0.5 * (2 * math.pi * big).log()
             out = out + where(t > 1, stirling, 0.0)
         return out
     return pointwise_loss("poisson_nll_loss", input, target, reduction, loss)
