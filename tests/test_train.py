@@ -403,6 +403,18 @@ def test_shift_images_translates_each_image_within_the_limit():
     np.testing.assert_array_equal(flat.reshape(out.shape), out)  # any layout of 784 values
 
 
+def test_shift_images_moves_each_image_by_its_own_draw():
+    """Each image is its canvas cut at the offsets drawn for it: checked against the same
+    cut made one image at a time, on random images (not only one bright pixel)."""
+    x = np.random.default_rng(1).random((30, 28, 28)).astype(np.float32)
+    out = models.shift_images(x, np.random.default_rng(5), max_shift=3)
+    dy, dx = np.random.default_rng(5).integers(0, 7, (2, 30))
+    background = models._mnist_scale(np.zeros(1))[0]
+    for i in range(30):
+        canvas = np.pad(x[i], 3, constant_values=background)
+        np.testing.assert_array_equal(out[i], canvas[dy[i]:dy[i] + 28, dx[i]:dx[i] + 28])
+
+
 def test_the_paper_presets_have_the_paper_sizes_and_train():
     """logistic, MLP and GRU as in the MNIST-1D paper (the repository's models.py), with
     the paper's recipe; a few steps lower the loss of each."""
