@@ -5,6 +5,9 @@
                   each rank seeded differently; writes OUT/rank{r}.npz
     batchnorm     a model with batch norm (buffers of two dtypes) and dropout, each rank on
                   data of its own: every rank ends with rank 0's parameters and buffers
+    riders        values summed with the gradients (sum_with_gradients) leave the gradients
+                  as they were; buffers kept per rank are rank 0's after sync_buffers and
+                  after a Trainer's fit
     fail          rank 1 raises at step 3 while rank 0 goes on into the reduction
     cli-fail OUT  the same through `tinygrad1d train`
 
@@ -79,10 +82,52 @@ def batchnorm(rank: int, world: int) -> None:
     net.eval()  # in training mode a forward would update the statistics again, locally
     with tg.no_grad():
         net(tg.Tensor(x))  # the forward after a training one takes rank 0's buffers
-    for name, mine in model.state_dict().items():
+    assert_same_as_rank0(rank, model.state_dict(), "after a forward in eval mode")
+
+
+def assert_same_as_rank0(rank: int, state: dict, what: str) -> None:
+    for name, mine in state.items():
         theirs = mine.copy()
         dist.broadcast(theirs, src=0)
-        assert mine.tobytes() == theirs.tobytes(), f"rank {rank}: {name} differs from rank 0's"
+        assert mine.tobytes() == theirs.tobytes(), f"rank {rank}: {name} differs ({what})"
+
+
+def riders(rank: int, world: int) -> None:
+    from tinygrad1d.app.train import Trainer
+
+    model = models.dilated_cnn(width=8)
+    net = DistributedDataParallel(model, broadcast_buffers=False)
+    x = np.random.default_rng(rank).standard_normal((6, 1, 40)).astype(np.float32)
+    y = np.arange(6) % 10
+    grads = []
+    for ride in (False, True):
+        model.zero_grad()
+        tg.manual_seed(rank)  # the same dropout masks both times
+        loss = F.cross_entropy(net(tg.Tensor(x)), y)
+        values = np.array([rank + 1.0, 10.0 * rank])
+        if ride:
+            net.sum_with_gradients(values)
+        loss.backward()
+        grads.append([p.grad.copy() for p in model.parameters()])
+    assert values.tolist() == [world * (world + 1) / 2, 10 * world * (world - 1) / 2], values
+    for a, b in zip(*grads):
+        assert a.tobytes() == b.tobytes(), "riding values changed a gradient"
+    rank0s = model[1].running_mean.copy()  # each rank's statistics are of its own data
+    dist.broadcast(rank0s, src=0)
+    assert rank == 0 or (rank0s != model[1].running_mean).any(), "buffers synced already"
+    net.sync_buffers()
+    assert_same_as_rank0(rank, model.state_dict(), "after sync_buffers")
+
+    ds = load_mnist1d()
+    tg.manual_seed(rank)
+    model = models.dilated_cnn(width=8)
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-2),
+                      models.PRESETS["dilated_cnn"].prepare(ds.x_train)[:256], ds.y_train[:256],
+                      batch_size=32)
+    trainer.fit(5, progress=False)
+    assert_same_as_rank0(rank, model.state_dict(), "after Trainer.fit")
+    losses = np.array([row["train_loss"] for row in trainer.history])
+    assert_same_as_rank0(rank, {"train_loss": losses}, "the loss the Trainer reports")
 
 
 def fail(rank: int, world: int) -> None:
@@ -122,6 +167,8 @@ def main(mode: str, out: str | None = None) -> int:
         np.savez(Path(out) / f"rank{rank}.npz", **state)
     elif mode == "batchnorm":
         batchnorm(rank, world)
+    elif mode == "riders":
+        riders(rank, world)
     elif mode == "fail":
         fail(rank, world)
     else:

@@ -217,6 +217,38 @@ def test_ddp_state_dict_has_torchs_module_prefix(job_of_one):
         ddp.load_state_dict(model.state_dict())  # the bare names belong to ddp.module
 
 
+def test_values_riding_with_the_gradients_travel_in_the_last_bucket(job_of_one, monkeypatch):
+    calls = []
+    monkeypatch.setattr(dist, "all_reduce",
+                        lambda a, op="sum": calls.append((a.dtype, a.size, op, a[-2:].copy())))
+    model = two_layer_net()
+    ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=120 / 2**20)
+    alone = grads_of(model, ddp, np.ones((2, 4)))
+    totals = np.array([2.5, 7.0])
+    ddp.sum_with_gradients(totals)
+    calls.clear()
+    riding = grads_of(model, ddp, np.ones((2, 4)))
+    # the first two buckets as before; the last one 27 gradients then the two values, summed
+    assert [c[:3] for c in calls] == [(np.float32, 32, "avg"), (np.float32, 24, "avg"),
+                                      (np.float32, 29, "sum")]
+    assert calls[-1][3].tolist() == [2.5, 7.0] and totals.tolist() == [2.5, 7.0]
+    for a, b in zip(alone, riding):
+        np.testing.assert_array_equal(a, b)
+    calls.clear()
+    grads_of(model, ddp, np.ones((2, 4)))  # they rode once: the next backward is plain again
+    assert [c[1] for c in calls] == [32, 24, 27]
+
+
+def test_sum_with_gradients_names_bad_values(job_of_one):
+    ddp = nn.parallel.DistributedDataParallel(two_layer_net())
+    with pytest.raises(TypeError, match="sum_with_gradients: values must be a writeable float "
+                                        "numpy array, got int64"):
+        ddp.sum_with_gradients(np.array([1, 2]))
+    with pytest.raises(TypeError, match="got list"):
+        ddp.sum_with_gradients([1.0])
+    assert ddp._riders == []  # a refused call changes nothing
+
+
 def test_ddp_broadcasts_buffers_on_the_forward_after_a_training_one(job_of_one, monkeypatch):
     """torch's rule: the first forward, and a forward after one with grad enabled, first take
     rank 0's buffers; forwards under no_grad after that pay nothing."""
@@ -357,6 +389,14 @@ def test_ranks_agree_on_parameters_and_batch_norm_buffers():
     """Buffers of two dtypes (float64 statistics, an int64 counter) are broadcast in the same
     order on every rank, and every rank ends with rank 0's model."""
     ran(mpiexec(2, JOB, "batchnorm"))
+
+
+@needs_mpi
+def test_values_ride_with_the_gradients_and_buffers_sync_when_asked():
+    """sum_with_gradients sums a step's numbers in the gradient reduction and leaves the
+    gradients as they were to the bit; with broadcast_buffers=False the ranks keep their own
+    batch norm statistics until sync_buffers (the Trainer's way: at the end of fit)."""
+    ran(mpiexec(2, JOB, "riders"))
 
 
 @pytest.fixture

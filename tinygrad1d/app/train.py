@@ -78,7 +78,9 @@ class Trainer:
     trains through DistributedDataParallel, so the job trains the model one process would
     (to rounding; batch norm normalises each share by its own statistics). Rank 0 alone
     evaluates, prints and saves checkpoints; `self.model` stays the bare model on every
-    process (its state_dict has no "module." prefix: a checkpoint loads either way)."""
+    process (its state_dict has no "module." prefix: a checkpoint loads either way). The
+    parameters are equal on every process after every step; batch norm's running statistics
+    of processes other than rank 0 are their own during fit, and rank 0's when it ends."""
 
     def __init__(self, model: nn.Module, optimizer: optim.Optimizer, x_train, y_train,
                  x_test=None, y_test=None, batch_size: int = 100, seed: int = 0,
@@ -106,8 +108,14 @@ class Trainer:
                                  f"of every batch, but batch_size={batch_size} on {n} samples "
                                  f"makes a batch of {smallest}")
         # what a step runs: the model, or in a job of several processes the model wrapped so
-        # that its gradients are averaged over the processes
-        self.net = DistributedDataParallel(self.run) if self.world > 1 else self.run
+        # that its gradients are averaged over the processes. Every reduction is a point where
+        # each process waits for the slowest, so a step has one: the gradients, with the
+        # step's loss and hits riding along. Batch norm's running statistics are not
+        # broadcast before each step (they do not change the training forward, and rank 0's
+        # are the same either way) but once, at the end of fit: rank 0 alone evaluates and
+        # saves on the way.
+        self.net = DistributedDataParallel(self.run, broadcast_buffers=False) \
+            if self.world > 1 else self.run
         self.step = 0
         self.history: list[dict] = []
         self.seconds = 0.0
@@ -129,23 +137,24 @@ class Trainer:
         share = slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
         y_share = y[share]
         if self.world > 1:
-            self.net.pre_forward()  # DDP's checks and buffer sync, then the model itself
+            self.net.pre_forward()  # DDP's check of the last backward, then the model itself
         # equal shares (a job of one too) take the mean; unequal ones weigh by their size, so
         # that the mean over processes is the batch's mean
         scale = None if len(y_share) * self.world == n else self.world / n
         loss, logits = self.loss_and_logits(Tensor(x[share]), y_share, scale)
+        pred = logits.data.argmax(axis=1)
+        if self.world > 1:
+            # the batch's loss and hits, summed with the gradients: the same on every
+            # process, so a loss that is not finite stops every process at the same step
+            totals = np.array([loss.item() * n / self.world, np.sum(pred == y_share)])
+            self.net.sum_with_gradients(totals)
         self.optimizer.zero_grad()
         loss.backward()  # in a job of several, the gradients are averaged over processes
         self.optimizer.step()
         if self.schedule is not None:
             self.schedule.step()
-        pred = logits.data.argmax(axis=1)
         if self.world == 1:
             return loss.item(), accuracy(pred, y)
-        # the batch's loss and accuracy, the same on every process: a loss that is not
-        # finite then stops every process at the same step
-        totals = np.array([loss.item() * n / self.world, np.sum(pred == y_share)], np.float64)
-        dist.all_reduce(totals)
         return totals[0] / n, totals[1] / n
 
     def _loss_and_logits(self, x: Tensor, y: np.ndarray, scale: float | None):
@@ -199,6 +208,8 @@ class Trainer:
                         save_checkpoint(checkpoint, self, meta)
         finally:
             bar.close()
+        if self.world > 1:  # every process ends with rank 0's model, buffers included
+            self.net.sync_buffers()
         self.seconds = time.perf_counter() - start
         return self.history
 

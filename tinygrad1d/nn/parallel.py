@@ -47,6 +47,10 @@ class DistributedDataParallel(Module):
     - `broadcast_buffers` (torch's default True): a forward that follows a forward with grad
       enabled (a training step) first gives every process rank 0's buffers, such as batch
       norm's running statistics, which each process otherwise updates from its own share.
+    - Two additions of tinygrad1d's, for a training loop that counts its meeting points:
+      `sum_with_gradients(values)` sums a few numbers (a step's loss and hits) in the last
+      gradient bucket instead of a reduction of their own, and `sync_buffers()` gives every
+      process rank 0's buffers when the loop chooses (wrap with broadcast_buffers=False).
     - As a Module it holds `module` as its one child, so its parameters and `state_dict()` are
       the module's under the prefix "module." (torch's names); save `model.module.state_dict()`
       for a checkpoint that loads into the bare model.
@@ -78,6 +82,7 @@ class DistributedDataParallel(Module):
         self._layout(bucket_cap_mb * 2**20)
         self._arrived: set[int] = set()  # parameters whose gradient this backward has brought
         self._flat: list[np.ndarray] = []
+        self._riders: list[np.ndarray] = []  # sum_with_gradients' arrays, for the next backward
         self._sync_buffers_next = True
         for i, p in enumerate(self._params):
             register_hook(p, functools.partial(self._gradient, i))
@@ -112,9 +117,11 @@ class DistributedDataParallel(Module):
     def _gradient(self, i: int, g):
         """Parameter i's hook: its gradient into its slot; the last one reduces them all."""
         if not self._arrived:  # the first gradient of this backward: fresh buckets, so a
-            # gradient handed out before (tg.grad returns them) is never overwritten
-            self._flat = [np.empty(n, dt) for n, dt in zip(self._bucket_sizes,
-                                                           self._bucket_dtypes)]
+            # gradient handed out before (tg.grad returns them) is never overwritten; the
+            # last one has room at its end for the values riding along
+            extra = [0] * (self.num_buckets - 1) + [sum(a.size for a in self._riders)]
+            self._flat = [np.empty(n + e, dt) for n, e, dt in zip(self._bucket_sizes, extra,
+                                                                  self._bucket_dtypes)]
         b, start, stop = self._slot[i]
         slot = self._flat[b][start:stop]
         if g.data.dtype != slot.dtype:
@@ -123,10 +130,52 @@ class DistributedDataParallel(Module):
         slot[...] = g.data.ravel()
         self._arrived.add(i)
         if len(self._arrived) == len(self._params):
-            for flat in self._flat:
-                dist.all_reduce(flat, op="avg")
+            self._reduce()
             self._arrived.clear()
         return constant(slot.reshape(g.data.shape))  # the engine adds this into .grad
+
+    def _reduce(self) -> None:
+        """One all_reduce per bucket: the gradients' mean, and in the last bucket's tail the
+        sum of the riders' values."""
+        riders, self._riders = self._riders, []
+        for flat in self._flat[:-1]:
+            dist.all_reduce(flat, op="avg")
+        last, n = self._flat[-1], self._bucket_sizes[-1]
+        if not riders:
+            dist.all_reduce(last, op="avg")
+            return
+        # the riders want a sum, the gradients a mean: all_reduce's "avg" is this same sum
+        # followed by the division, so the gradients come out as without riders, to the bit
+        last[n:] = np.concatenate([a.ravel() for a in riders])
+        dist.all_reduce(last, op="sum")
+        last[:n] /= self.world_size
+        ends = np.cumsum([a.size for a in riders])[:-1]
+        for a, part in zip(riders, np.split(last[n:], ends)):
+            a[...] = part.reshape(a.shape)
+
+    def sum_with_gradients(self, values: np.ndarray) -> None:
+        """(tinygrad1d's, not torch's.) Sum `values`, a float array, over the processes in
+        place as part of the next backward's gradient reduction, instead of a reduction of
+        its own: a step's loss and number of hits, say. Each reduction is a point where every
+        process waits for the slowest, so one per step is cheaper than two. The values travel
+        in the last bucket, in the gradients' dtype (float32 sums counts exactly up to 2**24);
+        until that backward's last gradient arrives they hold this process's own."""
+        if not isinstance(values, np.ndarray) or values.dtype.kind != "f" \
+                or not values.flags.writeable:
+            raise TypeError(f"sum_with_gradients: values must be a writeable float numpy "
+                            f"array, got {getattr(values, 'dtype', type(values).__name__)}")
+        if self._arrived:
+            raise RuntimeError("sum_with_gradients: a backward is under way; call it before "
+                               "backward()")
+        self._riders.append(values)
+
+    def sync_buffers(self) -> None:
+        """(tinygrad1d's, not torch's.) Give every process rank 0's buffers now, in one
+        broadcast: what broadcast_buffers=True does before every training forward, for a
+        loop that wraps with broadcast_buffers=False and needs the buffers alike only where
+        it reads them (an evaluation, the end of training). Rank 0's own buffers are the same
+        either way: a broadcast from rank 0 never changes them."""
+        _broadcast_from_rank0(self._buffers_now())
 
     def forward(self, *args, **kwargs):
         self.pre_forward()
@@ -140,12 +189,13 @@ class DistributedDataParallel(Module):
         if self._arrived:  # the last backward reduced nothing: the processes now differ
             missing = [n for i, n in enumerate(self._names) if i not in self._arrived]
             self._arrived.clear()
+            self._riders = []
             raise RuntimeError(f"DistributedDataParallel: the last backward gave no gradient "
                                f"to {missing}, so no gradient was averaged. Every parameter "
                                "that requires grad must be used by forward; set "
                                "requires_grad=False on those that are not")
         if self.broadcast_buffers and self._sync_buffers_next:
-            _broadcast_from_rank0(self._buffers_now())
+            self.sync_buffers()
         # as torch: the forward after one with grad enabled syncs, so the first evaluation
         # after training sees rank 0's buffers, and later ones under no_grad pay nothing
         self._sync_buffers_next = is_grad_enabled()
