@@ -7,9 +7,10 @@ Run (both variables unset in the same command; they slow numpy's BLAS):
 
 Needs mpi4py and an mpiexec (`pip install mpi4py mpich`); mnist_rows needs a copy of MNIST
 (docs/data.md) and is left out, saying so, without one. The script launches itself under
-`mpiexec -n 1` and `mpiexec -n 2` in turn (1, 2, 1, 2, ...) for `--rounds` rounds, so a burst
-of load from another process hits both; the table gives the medians over rounds. A round
-builds the preset, takes `--warmup` steps, then times `--steps` steps of the training loop of
+`mpiexec`, one configuration after the other (CONFIGS, below) for `--rounds` rounds, so a
+burst of load from another process hits all of them; the table gives the medians over
+rounds. A round builds the preset, takes `--warmup` steps, then times `--steps` steps of the
+training loop of
 `tinygrad1d train` (Trainer.train_step on the recipe's global batch, augmentation included),
 every process with OPENBLAS_NUM_THREADS=1 and a threadpoolctl limit of one thread.
 
@@ -23,8 +24,8 @@ and memory they share (the bandwidth check at the end measures that: docs/distri
 
 Reported per case: ms per step, samples per second, the speed-up over one process, and the
 time per step spent in all_reduce (the gradient buckets and the step's loss/accuracy pair)
-and broadcast, as ms and as a share of the step. That time includes
-waiting for the other process to arrive: it is everything a step loses to being two.
+and broadcast, as ms and as a share of the step. That time includes waiting for the other
+process to arrive.
 Target (issue 20): two processes at least 1.9x one on mnist_rows.
 """
 from __future__ import annotations
