@@ -10,9 +10,9 @@ Needs mpi4py and an mpiexec (`pip install mpi4py mpich`); mnist_rows needs a cop
 `mpiexec`, one configuration after the other (CONFIGS, below) for `--rounds` rounds, so a
 burst of load from another process hits all of them; the table gives the medians over
 rounds. A round builds the preset, takes `--warmup` steps, then times `--steps` steps of the
-training loop of
-`tinygrad1d train` (Trainer.train_step on the recipe's global batch, augmentation included),
-every process with OPENBLAS_NUM_THREADS=1 and a threadpoolctl limit of one thread.
+training loop of `tinygrad1d train` (Trainer.train_step on the recipe's global batch,
+augmentation included), every process with OPENBLAS_NUM_THREADS=1 and a threadpoolctl limit
+of one thread.
 
 Two more configurations say where the rest of 2.0x goes. "2 alone": two processes started
 the same way, each training by itself on half the global batch, with no communication at
